@@ -1,0 +1,2 @@
+// Public face of @pixel-bert/data. Each area re-exports through its own barrel.
+export {};

@@ -1,0 +1,2 @@
+// Public face of @pixel-bert/model. Each area re-exports through its own barrel.
+export * from './params';
