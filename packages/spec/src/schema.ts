@@ -1,0 +1,202 @@
+import { z } from 'zod';
+
+/**
+ * The experiment spec: the single source of truth for a run's configuration.
+ * Every type in the workbench that describes a spec is `z.infer` of this file.
+ * Defaults live in experiments/base.yaml (the paper's values), not here, so
+ * that a spec file is the whole truth; the schema only says what is allowed.
+ */
+
+const posInt = (what: string) => z.int().min(1, { error: `${what} must be a whole number ≥ 1` });
+const nonNegInt = z.int().min(0);
+const fraction = (what: string) =>
+  z.number().min(0, { error: `${what} must be in [0, 1]` }).max(1, { error: `${what} must be in [0, 1]` });
+const learningRate = z.number().gt(0, { error: 'a learning rate must be > 0' });
+const weightDecay = z.number().min(0, { error: 'weight decay must be ≥ 0' });
+
+/** Backbones the paper uses (Section 4.2 and Table 6). */
+export const PaperBackbone = z.enum(['resnet50', 'resnext152']);
+export type PaperBackbone = z.infer<typeof PaperBackbone>;
+
+/** Networks @pixel-bert/model can build (its backbone table). */
+export const BackboneArch = z.enum([
+  'resnet18',
+  'resnet50',
+  'resnext152',
+  'resnet-small',
+  'resnext-small',
+  'resnet-smoke',
+  'resnext-smoke',
+]);
+export type BackboneArch = z.infer<typeof BackboneArch>;
+
+export const ImageSize = z
+  .strictObject({
+    /** Resize so the shorter edge is this long (paper: 800 for ResNet-50, 600 for ResNeXt-152). */
+    shortEdge: z.int().min(16, { error: 'shortEdge must be ≥ 16 pixels' }),
+    /** …and the longer edge at most this (paper: 1333 / 1000). */
+    longEdge: z.int().min(16, { error: 'longEdge must be ≥ 16 pixels' }),
+  })
+  .refine((s) => s.longEdge >= s.shortEdge, { error: 'longEdge must be ≥ shortEdge', path: ['longEdge'] });
+
+/** What actually runs in place of a paper backbone at a given scale. */
+export const BackboneRealisation = z.strictObject({
+  arch: BackboneArch,
+  image: ImageSize,
+});
+
+export const Encoder = z
+  .strictObject({
+    layers: posInt('layers'),
+    hidden: posInt('hidden'),
+    heads: posInt('heads'),
+    ffn: posInt('ffn'),
+    dropout: z.number().min(0).lt(1, { error: 'dropout must be in [0, 1)' }),
+    /** Size of the text position table, [CLS] and [SEP] included. */
+    maxTextLength: z.int().min(4, { error: 'maxTextLength must be ≥ 4 ([CLS] w [SEP] needs room)' }),
+  })
+  .refine((e) => e.hidden % e.heads === 0, {
+    error: 'hidden must be divisible by heads',
+    path: ['heads'],
+  });
+
+/** An epoch schedule with step decay (×optim.decayFactor at each listed epoch). */
+const scheduleShape = {
+  epochs: posInt('epochs'),
+  decayEpochs: z.array(posInt('a decay epoch')),
+  batchSize: posInt('batchSize'),
+};
+type Schedule = { epochs: number; decayEpochs: number[] };
+function checkSchedule(s: Schedule, ctx: z.core.$RefinementCtx<unknown>) {
+  s.decayEpochs.forEach((e, i) => {
+    if (e >= s.epochs)
+      ctx.addIssue({ code: 'custom', path: ['decayEpochs', i], message: `decay epoch ${e} must be < epochs (${s.epochs})` });
+    const prev = s.decayEpochs[i - 1];
+    if (prev !== undefined && e <= prev)
+      ctx.addIssue({ code: 'custom', path: ['decayEpochs', i], message: 'decay epochs must be strictly increasing' });
+  });
+}
+
+export const Pretrain = z
+  .strictObject({
+    /** Table 6's toggles. Both false = row 1: no pre-training at all. */
+    tasks: z.strictObject({ mlm: z.boolean(), itm: z.boolean() }),
+    /** Section 3.3: 15 % of text tokens, BERT's 80/10/10 replacement. */
+    mlm: z.strictObject({ probability: fraction('mlm.probability').gt(0, { error: 'mlm.probability must be > 0' }) }),
+    /** Section 3.3: one negative (another image's sentence) per positive pair. */
+    itm: z.strictObject({ negativesPerPositive: posInt('negativesPerPositive') }),
+    /** Section 3.4: keep `count` random feature pixels per image each iteration (pre-training only). */
+    pixelSampling: z.strictObject({ enabled: z.boolean(), count: posInt('pixelSampling.count') }),
+    /** Captioned image sets used for pre-training (Section 4.1: COCO + Visual Genome). */
+    datasets: z.array(z.enum(['coco', 'vg'])).min(1),
+    ...scheduleShape,
+  })
+  .superRefine(checkSchedule);
+
+export const Optim = z.strictObject({
+  /** Section 4.2: SGD for the CNN, lr 1e-2, weight decay 5e-4. */
+  cnn: z.strictObject({
+    type: z.literal('sgd'),
+    lr: learningRate,
+    weightDecay,
+    momentum: z.number().min(0).lt(1),
+  }),
+  /** Section 4.2: AdamW for the Transformer, lr 1e-4, weight decay 1e-2. */
+  transformer: z.strictObject({
+    type: z.literal('adamw'),
+    lr: learningRate,
+    weightDecay,
+    beta1: z.number().min(0).lt(1),
+    beta2: z.number().min(0).lt(1),
+  }),
+  decayFactor: z.number().gt(0).max(1),
+});
+
+export const Finetune = z.strictObject({
+  vqa: z.strictObject({ ...scheduleShape, answerVocabSize: z.int().min(2) }).superRefine(checkSchedule),
+  nlvr2: z.strictObject(scheduleShape).superRefine(checkSchedule),
+  retrieval: z
+    .strictObject({
+      ...scheduleShape,
+      /** Section 4.4: 20 random negatives per true caption… */
+      negatives: posInt('negatives'),
+      /** …of which only the 5 hardest receive gradients. */
+      hardNegatives: posInt('hardNegatives'),
+      /** Section 4.4: only the Transformer is fine-tuned for retrieval. */
+      finetuneCnn: z.boolean(),
+    })
+    .superRefine(checkSchedule)
+    .refine((r) => r.hardNegatives <= r.negatives, {
+      error: 'hardNegatives must be ≤ negatives',
+      path: ['hardNegatives'],
+    }),
+});
+
+/** Sizes of the generated world (`data:synth`); ignored for `source: real`. */
+export const SynthSizes = z.strictObject({
+  imageSize: z.int().min(32),
+  objectsPerImage: z.strictObject({ min: posInt('objectsPerImage.min'), max: posInt('objectsPerImage.max') }),
+  pretrainImages: posInt('pretrainImages'),
+  captionsPerImage: posInt('captionsPerImage'),
+  vqaTrainImages: posInt('vqaTrainImages'),
+  vqaTestQuestions: posInt('vqaTestQuestions'),
+  nlvr2TrainPairs: posInt('nlvr2TrainPairs'),
+  nlvr2TestPairs: posInt('nlvr2TestPairs'),
+  retrievalTrainImages: posInt('retrievalTrainImages'),
+  retrievalTestImages: posInt('retrievalTestImages'),
+});
+
+export const Data = z.strictObject({
+  source: z.enum(['synthetic', 'real']),
+  /** Where the datasets live (relative paths are relative to the workspace root). */
+  root: z.string().min(1),
+  /** Corrupt/missing images above this fraction of a dataset fail the run instead of being skipped. */
+  maxCorruptFraction: fraction('maxCorruptFraction'),
+  synth: SynthSizes,
+});
+
+const specShape = {
+  /** Human label; not part of the hash. */
+  name: z.string().min(1),
+  description: z.string().optional(),
+  /** Table 6 row this spec reproduces, if any. */
+  row: z.int().min(1).max(6).optional(),
+  scale: z.enum(['smoke', 'small', 'paper']),
+  seed: nonNegInt,
+  /** Compute backend: `auto` takes the best one present (tensorflow > wasm > cpu). */
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+  model: z.strictObject({
+    /** The paper's backbone for this experiment; `backbones` says what runs in its place. */
+    backbone: PaperBackbone,
+    frozenStages: z.int().min(0).max(4),
+    frozenBatchNorm: z.boolean(),
+    encoder: Encoder,
+    /** The paper adds no spatial position embedding to pixels (Section 3.2); kept as an option. */
+    pixelPositionEmbedding: z.boolean(),
+  }),
+  /** Per paper backbone: the network and image size used at this scale. */
+  backbones: z.strictObject({ resnet50: BackboneRealisation, resnext152: BackboneRealisation }),
+  pretrain: Pretrain,
+  optim: Optim,
+  finetune: Finetune,
+  data: Data,
+};
+
+/** The file-level schema, before derived fields are added. */
+export const SpecInput = z.strictObject(specShape);
+
+/**
+ * The spec schema. Its output adds `model.run`: what actually runs (the network
+ * and image size), derived from `model.backbone` and the scale's `backbones`
+ * table, so the resolved spec records both the paper's name and the real thing.
+ */
+export const SpecSchema = SpecInput.transform((s) => ({
+  ...s,
+  model: { ...s.model, run: { paper: s.model.backbone, ...s.backbones[s.model.backbone] } },
+}));
+
+export type SpecFile = z.input<typeof SpecSchema>;
+export type Spec = z.output<typeof SpecSchema>;
+export type Scale = Spec['scale'];
+export const SCALES: readonly Scale[] = SpecInput.shape.scale.options;
+export const ROWS = [1, 2, 3, 4, 5, 6] as const;
