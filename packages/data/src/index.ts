@@ -1,2 +1,2 @@
 // Public face of @pixel-bert/data. Each area re-exports through its own barrel.
-export {};
+export * from './tokenizer/index';
