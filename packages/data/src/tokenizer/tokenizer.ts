@@ -158,40 +158,28 @@ export class WordPieceTokenizer {
     }
     const truncated = a.ids.length - la + (b ? b.ids.length - lb : 0);
 
-    const ids = [this.clsId];
-    const tokenTypeIds = [0];
-    const wordIds: (number | null)[] = [null];
-    const sequenceIds: (0 | 1 | null)[] = [null];
-    for (let i = 0; i < la; i++) {
-      ids.push(a.ids[i]!);
-      tokenTypeIds.push(0);
-      wordIds.push(a.words[i]!);
-      sequenceIds.push(0);
-    }
-    ids.push(this.sepId);
-    tokenTypeIds.push(0);
-    wordIds.push(null);
-    sequenceIds.push(null);
+    const ids: number[] = [];
+    const tokenTypeIds: number[] = [];
+    const wordIds: (number | null)[] = [];
+    const sequenceIds: (0 | 1 | null)[] = [];
+    const push = (id: number, type: 0 | 1, word: number | null, seq: 0 | 1 | null) => {
+      ids.push(id);
+      tokenTypeIds.push(type);
+      wordIds.push(word);
+      sequenceIds.push(seq);
+    };
+    push(this.clsId, 0, null, null);
+    for (let i = 0; i < la; i++) push(a.ids[i]!, 0, a.words[i]!, 0);
+    push(this.sepId, 0, null, null);
     if (b) {
-      for (let i = 0; i < lb; i++) {
-        ids.push(b.ids[i]!);
-        tokenTypeIds.push(1);
-        wordIds.push(b.words[i]!);
-        sequenceIds.push(1);
-      }
-      ids.push(this.sepId);
-      tokenTypeIds.push(1);
-      wordIds.push(null);
-      sequenceIds.push(null);
+      for (let i = 0; i < lb; i++) push(b.ids[i]!, 1, b.words[i]!, 1);
+      push(this.sepId, 1, null, null);
     }
     const attentionMask = ids.map(() => 1);
     if ((opts.padding ?? 'max') === 'max') {
       while (ids.length < maxLength) {
-        ids.push(this.padId);
+        push(this.padId, 0, null, null);
         attentionMask.push(0);
-        tokenTypeIds.push(0);
-        wordIds.push(null);
-        sequenceIds.push(null);
       }
     }
     return { ids, attentionMask, tokenTypeIds, tokens: ids.map((id) => this.vocab.token(id)), wordIds, sequenceIds, truncated };
