@@ -1,0 +1,2 @@
+export { backendFromEnv, backendInfo, initBackend } from './init';
+export type { BackendInfo, BackendName, BackendPreference } from './init';
