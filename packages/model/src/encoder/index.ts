@@ -1,0 +1,2 @@
+export * from './nn';
+export * from './encoder';

@@ -1,0 +1,2 @@
+export * from './heads';
+export * from './losses';

@@ -1,0 +1,2 @@
+export * from './import-bert';
+export * from './safetensors';
