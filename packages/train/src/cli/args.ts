@@ -1,0 +1,39 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A command-line mistake: printed as is, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Strict flag parsing: an unknown or malformed flag is a usage error naming the flag and the usage line. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nusage: ${usage}`);
+  }
+}
+
+/** Parses a whole number flag, or says what was wrong with it. */
+export function intFlag(name: string, raw: string | undefined, usage: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`--${name}=${raw}: expected a whole number\nusage: ${usage}`);
+  return Number(raw);
+}
+
+/** Runs a CLI's main function: known errors print their message and exit non-zero, nothing else is printed. */
+export async function runCli(main: () => Promise<number | void> | number | void): Promise<void> {
+  try {
+    const code = await main();
+    process.exitCode = typeof code === 'number' ? code : 0;
+  } catch (e) {
+    const err = e as Error;
+    if (err.name === 'SpecError' || err.name === 'UsageError') {
+      console.error(`error: ${err.message}`);
+      process.exitCode = 2;
+    } else {
+      console.error(err.stack ?? String(err));
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXPERIMENTS_ROOT, WORKSPACE_ROOT } from '@pixel-bert/spec';
+
+const TSX = path.join(WORKSPACE_ROOT, 'node_modules', '.bin', 'tsx');
+function cli(script: string, args: string[]) {
+  const r = spawnSync(TSX, [path.join(WORKSPACE_ROOT, 'packages/train/src/cli', script), ...args], {
+    cwd: WORKSPACE_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, INIT_CWD: WORKSPACE_ROOT },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('train:ablation', () => {
+  it('--dry-run prints the resolved spec, its hash and the plan, and writes nothing', () => {
+    const before = readdirSync(WORKSPACE_ROOT).sort();
+    const r = cli('ablation.ts', ['--row=4', '--dry-run']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('name: table6-row4');
+    expect(r.out).toMatch(/# spec hash: [0-9a-f]{64}/);
+    expect(r.out).toMatch(/1\. pre-train .*MLM.*ITM.*all pixels/);
+    expect(r.out).toMatch(/fine-tune \+ evaluate VQA/);
+    expect(r.out).toMatch(/fine-tune \+ evaluate NLVR²/);
+    expect(r.out).toMatch(/retrieval: 20 negatives, 5 hardest .*Transformer only/);
+    expect(readdirSync(WORKSPACE_ROOT).sort()).toEqual(before);
+  });
+
+  it('row 1 skips pre-training; row 5 samples pixels; --scale, --seed and --set reach the spec', () => {
+    expect(cli('ablation.ts', ['--row=1', '--dry-run']).out).toContain('pre-training: skipped');
+    expect(cli('ablation.ts', ['--row=5', '--dry-run']).out).toMatch(/26 random pixels per image/);
+    const r = cli('ablation.ts', ['--row=6', '--scale=paper', '--seed', '3', '--set', 'pretrain.epochs=2', '--set', 'pretrain.decayEpochs=[1]', '--dry-run']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('seed: 3');
+    expect(r.out).toContain('resnext152, images 600/1000');
+    expect(r.out).toMatch(/2 epochs, lr ×0.1 at epoch 1/);
+  });
+
+  it.each([
+    [['--row=9'], /rows 1–6/],
+    [[], /--row is required/],
+    [['--row=four'], /expected a whole number/],
+    [['--row=4', '--scale=huge'], /smoke, small, paper/],
+    [['--row=4', '--bogus'], /Unknown option '--bogus'/],
+    [['--row=4', '--set', 'pretrain.mlm.probability=2'], /--set pretrain\.mlm\.probability: pretrain\.mlm\.probability: .*\[0, 1\]; found 2/],
+  ])('bad input %j exits 2 with a clear message', (args, message) => {
+    const r = cli('ablation.ts', args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.out).toBe('');
+  });
+
+  it('without --dry-run says plainly that training is not built yet', () => {
+    const r = cli('ablation.ts', ['--row=4', '--scale=smoke']);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/not built yet/);
+  });
+});
+
+describe('train:validate-spec', () => {
+  it('validates any spec file and reports its hash', () => {
+    const r = cli('validate-spec.ts', ['--file=experiments/table6/row2.yaml', '--quiet']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/valid .*spec hash: [0-9a-f]{64}/);
+  });
+
+  it('points at the file, line and key of a bad value', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'validate-'));
+    const file = path.join(dir, 'mine.yaml');
+    writeFileSync(file, `extends: ${path.relative(dir, path.join(EXPERIMENTS_ROOT, 'base.yaml'))}\nname: mine\noptim:\n  transformer:\n    lr: -1\n`);
+    const r = cli('validate-spec.ts', [`--file=${file}`]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/mine\.yaml:5:\d+: optim\.transformer\.lr: a learning rate must be > 0; found -1/);
+  });
+});

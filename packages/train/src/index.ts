@@ -1,0 +1,2 @@
+// Public face of @pixel-bert/train (nothing imports train; this is for its own CLIs and tests).
+export * from './plan';

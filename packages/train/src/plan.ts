@@ -1,0 +1,74 @@
+import type { Spec } from '@pixel-bert/spec';
+
+/** One stage of an ablation row, in the order it runs (DESIGN.md, "Data flow of the main job"). */
+export type Stage =
+  | { kind: 'pretrain'; tasks: ('mlm' | 'itm')[]; pixelSampling: number | null; epochs: number; decayEpochs: number[]; batchSize: number }
+  | { kind: 'vqa' | 'nlvr2' | 'retrieval'; epochs: number; decayEpochs: number[]; batchSize: number; finetuneCnn: boolean };
+
+/** The stages a resolved spec runs. Row 1 (no pre-training task) goes straight to fine-tuning. */
+export function planStages(spec: Spec): Stage[] {
+  const stages: Stage[] = [];
+  const p = spec.pretrain;
+  const tasks = (['mlm', 'itm'] as const).filter((t) => p.tasks[t]);
+  if (tasks.length > 0) {
+    stages.push({
+      kind: 'pretrain',
+      tasks: [...tasks],
+      pixelSampling: p.pixelSampling.enabled ? p.pixelSampling.count : null,
+      epochs: p.epochs,
+      decayEpochs: p.decayEpochs,
+      batchSize: p.batchSize,
+    });
+  }
+  const f = spec.finetune;
+  stages.push({ kind: 'vqa', epochs: f.vqa.epochs, decayEpochs: f.vqa.decayEpochs, batchSize: f.vqa.batchSize, finetuneCnn: true });
+  stages.push({ kind: 'nlvr2', epochs: f.nlvr2.epochs, decayEpochs: f.nlvr2.decayEpochs, batchSize: f.nlvr2.batchSize, finetuneCnn: true });
+  stages.push({
+    kind: 'retrieval',
+    epochs: f.retrieval.epochs,
+    decayEpochs: f.retrieval.decayEpochs,
+    batchSize: f.retrieval.batchSize,
+    finetuneCnn: f.retrieval.finetuneCnn,
+  });
+  return stages;
+}
+
+function schedule(s: { epochs: number; decayEpochs: number[]; batchSize: number }, factor: number): string {
+  const decay = s.decayEpochs.length ? `, lr ×${factor} at epoch ${s.decayEpochs.join(', ')}` : '';
+  return `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}${decay}, batch ${s.batchSize}`;
+}
+
+/** The plan as a person reads it. */
+export function describePlan(spec: Spec): string[] {
+  const lines: string[] = [];
+  const r = spec.model.run;
+  const e = spec.model.encoder;
+  lines.push(
+    `model: ${r.paper}${r.arch !== r.paper ? ` (runs as ${r.arch} at ${spec.scale} scale)` : ''}, images ${r.image.shortEdge}/${r.image.longEdge}, ` +
+      `encoder ${e.layers}×${e.hidden} (${e.heads} heads, FFN ${e.ffn})`,
+  );
+  lines.push(`data: ${spec.data.source} at ${spec.data.root}; backend: ${spec.backend}`);
+  const stages = planStages(spec);
+  if (stages[0]?.kind !== 'pretrain') lines.push('  0. pre-training: skipped (no pre-training task in this row)');
+  stages.forEach((s, i) => {
+    const n = i + 1;
+    if (s.kind === 'pretrain') {
+      const tasks = s.tasks
+        .map((t) => (t === 'mlm' ? `MLM (${+(spec.pretrain.mlm.probability * 100).toFixed(2)} % of tokens)` : `ITM (${spec.pretrain.itm.negativesPerPositive} negative per positive)`))
+        .join(' + ');
+      const sampling = s.pixelSampling === null ? 'all pixels' : `${s.pixelSampling} random pixels per image`;
+      lines.push(`  ${n}. pre-train on ${spec.pretrain.datasets.join(' + ')} captions: ${tasks}; ${sampling}; ${schedule(s, spec.optim.decayFactor)}`);
+    } else if (s.kind === 'vqa') {
+      lines.push(`  ${n}. fine-tune + evaluate VQA: ${spec.finetune.vqa.answerVocabSize} answers; ${schedule(s, spec.optim.decayFactor)}`);
+    } else if (s.kind === 'nlvr2') {
+      lines.push(`  ${n}. fine-tune + evaluate NLVR²: image pairs, 2-way; ${schedule(s, spec.optim.decayFactor)}`);
+    } else {
+      const rt = spec.finetune.retrieval;
+      lines.push(
+        `  ${n}. fine-tune + evaluate retrieval: ${rt.negatives} negatives, ${rt.hardNegatives} hardest back-propagated, ` +
+          `${s.finetuneCnn ? 'CNN and Transformer' : 'Transformer only'}; ${schedule(s, spec.optim.decayFactor)}`,
+      );
+    }
+  });
+  return lines;
+}
