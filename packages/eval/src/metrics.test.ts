@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { accuracy, estimate, recallAtK, vqaScore } from './metrics';
+
+describe('vqaScore', () => {
+  it('follows the VQA v2 metric (leave-one-out average of min(1, matches/3))', () => {
+    const ten = (k: number) => [...Array(k).fill('red'), ...Array(10 - k).fill('blue')];
+    expect(vqaScore('red', ten(0))).toBe(0);
+    expect(vqaScore('red', ten(10))).toBe(1);
+    // 3 humans said it: 7 subsets keep all 3 (→1), 3 subsets keep 2 (→2/3).
+    expect(vqaScore('red', ten(3))).toBeCloseTo((7 + 3 * (2 / 3)) / 10, 12);
+    // 1 human: 9 subsets keep them (→1/3), 1 does not.
+    expect(vqaScore('red', ten(1))).toBeCloseTo(0.3, 12);
+    expect(vqaScore('red', ten(4))).toBe(1);
+    expect(() => vqaScore('red', [])).toThrow(/at least one/);
+  });
+});
+
+describe('estimate and accuracy', () => {
+  it('gives the mean and its standard error', () => {
+    const e = estimate([1, 0, 1, 0]);
+    expect(e.mean).toBe(0.5);
+    expect(e.stderr).toBeCloseTo(Math.sqrt(1 / 3 / 4), 12);
+    expect(accuracy([1, 0, 1], [1, 1, 1]).mean).toBeCloseTo(2 / 3, 12);
+    expect(() => accuracy([1], [1, 0])).toThrow(/1 predictions for 2 labels/);
+  });
+});
+
+describe('recallAtK', () => {
+  it('counts a hit when a correct candidate is in the top K', () => {
+    const scores = [
+      [0.9, 0.1, 0.5], // correct 0: rank 0
+      [0.9, 0.1, 0.5], // correct 2: rank 1
+      [0.9, 0.1, 0.5], // correct 1: rank 2
+    ];
+    const r = recallAtK(scores, (q) => [[0], [2], [1]][q]!, [1, 2, 3]);
+    expect(r['R@1']!.mean).toBeCloseTo(1 / 3, 12);
+    expect(r['R@2']!.mean).toBeCloseTo(2 / 3, 12);
+    expect(r['R@3']!.mean).toBe(1);
+  });
+
+  it('takes the best of several correct candidates and ranks ties pessimistically', () => {
+    expect(recallAtK([[0.1, 0.2, 0.9]], () => [0, 2], [1])['R@1']!.mean).toBe(1);
+    // A constant scorer gets no credit at R@1.
+    expect(recallAtK([[0, 0, 0, 0]], () => [3], [1])['R@1']!.mean).toBe(0);
+    expect(() => recallAtK([[0, 1]], () => [5])).toThrow(/candidate 5/);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * Evaluation metrics of the paper's downstream tasks (Section 4).
+ * Inputs are already-normalised answers / labels / score matrices; the data package
+ * owns answer normalisation, the train package owns running the model.
+ */
+
+/**
+ * VQA accuracy of one predicted answer against the human answers (VQA v2's metric):
+ * min(1, #humans that gave it / 3), averaged over the 10 leave-one-out subsets of 9 humans.
+ */
+export function vqaScore(predicted: string, humanAnswers: readonly string[]): number {
+  if (humanAnswers.length === 0) throw new Error('vqaScore: a question needs at least one human answer');
+  if (humanAnswers.length === 1) return humanAnswers[0] === predicted ? 1 : 0;
+  let total = 0;
+  for (let left = 0; left < humanAnswers.length; left++) {
+    let matches = 0;
+    for (let i = 0; i < humanAnswers.length; i++) if (i !== left && humanAnswers[i] === predicted) matches++;
+    total += Math.min(1, matches / 3);
+  }
+  return total / humanAnswers.length;
+}
+
+export interface Estimate {
+  /** Mean over items. */
+  mean: number;
+  /** Standard error of the mean (sample standard deviation / √n). */
+  stderr: number;
+  n: number;
+}
+
+/** Mean and its standard error, so that rows of Table 6 can be told apart from noise. */
+export function estimate(values: readonly number[]): Estimate {
+  const n = values.length;
+  if (n === 0) throw new Error('estimate: no values');
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  if (n === 1) return { mean, stderr: 0, n };
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
+  return { mean, stderr: Math.sqrt(variance / n), n };
+}
+
+/** Classification accuracy (NLVR², ITM) with its standard error. */
+export function accuracy(predicted: readonly (number | boolean)[], labels: readonly (number | boolean)[]): Estimate {
+  if (predicted.length !== labels.length) {
+    throw new Error(`accuracy: ${predicted.length} predictions for ${labels.length} labels`);
+  }
+  return estimate(predicted.map((p, i) => (p === labels[i] ? 1 : 0)));
+}
+
+/**
+ * Recall@K for retrieval: `scores[q][c]` is how well candidate c matches query q, `correct(q)` the
+ * candidates that count as right for q (text→image: one image; image→text: its 5 captions).
+ * A query is a hit at K when any correct candidate ranks in the top K; ties rank pessimistically
+ * (a tied wrong candidate goes first), so a constant scorer cannot look good.
+ */
+export function recallAtK(
+  scores: readonly (readonly number[])[],
+  correct: (query: number) => readonly number[],
+  ks: readonly number[] = [1, 5, 10],
+): Record<string, Estimate> {
+  if (scores.length === 0) throw new Error('recallAtK: no queries');
+  const ranks = scores.map((row, q) => {
+    const right = new Set(correct(q));
+    if (right.size === 0) throw new Error(`recallAtK: query ${q} has no correct candidate`);
+    for (const c of right) {
+      if (!(c >= 0 && c < row.length)) throw new Error(`recallAtK: query ${q} names candidate ${c}, but there are ${row.length}`);
+    }
+    // Best rank (0-based) of any correct candidate.
+    let best = Infinity;
+    for (const c of right) {
+      const s = row[c]!;
+      let above = 0;
+      for (let j = 0; j < row.length; j++) {
+        if (j === c) continue;
+        const t = row[j]!;
+        if (t > s || (t === s && !right.has(j))) above++;
+      }
+      best = Math.min(best, above);
+    }
+    return best;
+  });
+  return Object.fromEntries(ks.map((k) => [`R@${k}`, estimate(ranks.map((r) => (r < k ? 1 : 0)))]));
+}
