@@ -1,2 +1,3 @@
 // Public face of @pixel-bert/data. Each area re-exports through its own barrel.
 export * from './tokenizer/index';
+export * from './readers/index';

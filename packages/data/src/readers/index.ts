@@ -1,0 +1,13 @@
+export { DataError, FileIndex, ProblemLog, formatProblem, jsonPath, jsonErrorOffset, readJson, readText, parseJson } from './problems';
+export type { Problem } from './problems';
+export { readCocoCaptions } from './coco';
+export type { CocoCaptions, CocoCaptionItem, CocoImageInfo, ReadOptions } from './coco';
+export { readKarpathy, karpathySplit, KARPATHY_SPLITS } from './karpathy';
+export type { KarpathyDataset, KarpathyImage, KarpathySplit } from './karpathy';
+export { readVisualGenome } from './vg';
+export type { VisualGenome, VgImage, VgRegion } from './vg';
+export { readVqa, buildAnswerVocab, vqaAnswerScore, vqaSoftTarget, cocoImageFileName, VQA_ANSWERS_PER_QUESTION } from './vqa';
+export type { VqaDataset, VqaQuestion, VqaReadOptions, AnswerVocab, SoftScoreMode } from './vqa';
+export { normalizeVqaAnswer, processPunctuation, processDigitArticle } from './vqa-normalize';
+export { readNlvr2, nlvr2ImageNames } from './nlvr2';
+export type { Nlvr2Dataset, Nlvr2Item } from './nlvr2';
