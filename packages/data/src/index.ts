@@ -1,3 +1,5 @@
 // Public face of @pixel-bert/data. Each area re-exports through its own barrel.
 export * from './tokenizer/index';
+export * from './rng';
+export * from './synth/index';
 export * from './readers/index';

@@ -1,0 +1,188 @@
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rngFor } from '../rng';
+import {
+  AnswerBalancer,
+  SYNTH_PRESETS,
+  generateWorld,
+  hashTree,
+  objectBox,
+  questionsFor,
+  relationHolds,
+  renderScene,
+  resolveSynthSizes,
+  roughNormalise,
+  sampleScene,
+  type SynthSizes,
+} from './index';
+
+// A world a little smaller than smoke, so the suite stays fast; smoke itself is hashed below.
+const tiny: SynthSizes = { ...SYNTH_PRESETS.smoke, pretrainImages: 24, vqaTrainImages: 8, vqaTestQuestions: 20, nlvr2TrainPairs: 8, nlvr2TestPairs: 8 };
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'synth-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const readJson = async (p: string): Promise<any> => JSON.parse(await readFile(p, 'utf8'));
+
+describe('generated world on disk', () => {
+  it('is byte-identical for the same seed at smoke scale, and differs for another seed', async () => {
+    const sizes = resolveSynthSizes('smoke');
+    const a = await generateWorld({ seed: 7, sizes, out: join(dir, 'a') });
+    const b = await generateWorld({ seed: 7, sizes, out: join(dir, 'b') });
+    const c = await generateWorld({ seed: 8, sizes, out: join(dir, 'c') });
+    const [ha, hb, hc] = await Promise.all([hashTree(a.out), hashTree(b.out), hashTree(c.out)]);
+    expect(a.files).toBeGreaterThan(200); // 234 images + 14 text files at smoke
+    expect(ha).toBe(hb);
+    expect(hc).not.toBe(ha);
+  });
+
+  it('writes the real formats, with every referenced image present and decodable at the right size', async () => {
+    const out = join(dir, 'formats');
+    await generateWorld({ seed: 1, sizes: tiny, out });
+    const coco = await readJson(join(out, 'coco/dataset_coco.json'));
+    expect(coco.dataset).toBe('coco');
+    const splits = new Set(coco.images.map((i: any) => i.split));
+    expect([...splits].sort()).toEqual(['restval', 'test', 'train', 'val']);
+    for (const im of coco.images) {
+      expect(im.sentences).toHaveLength(5);
+      expect(im.sentids).toEqual(im.sentences.map((s: any) => s.sentid));
+      for (const s of im.sentences) {
+        expect(s.raw.length).toBeGreaterThan(5);
+        expect(s.tokens.join(' ')).toBe(s.raw.toLowerCase().replace(/[^a-z0-9 ]+/g, ' ').trim().split(/\s+/).join(' '));
+        expect(['scene', 'colour', 'shape', 'count', 'relation']).toContain(s.type);
+      }
+      const meta = await sharp(join(out, 'coco', im.filepath, im.filename)).metadata();
+      expect([meta.width, meta.height, meta.channels, meta.format]).toEqual([64, 64, 3, 'png']);
+    }
+    const capsTrain = await readJson(join(out, 'coco/annotations/captions_train2014.json'));
+    expect(capsTrain.annotations.length).toBe(capsTrain.images.length * 5);
+    const ids = new Set(capsTrain.images.map((i: any) => i.id));
+    for (const a of capsTrain.annotations) expect(ids.has(a.image_id)).toBe(true);
+
+    // VQA: ten answers each, questions ↔ annotations line up, images are COCO images.
+    const cocoIds = new Set(coco.images.map((i: any) => i.cocoid));
+    for (const sub of ['train2014', 'val2014']) {
+      const qs = await readJson(join(out, `vqa/v2_OpenEnded_mscoco_${sub}_questions.json`));
+      const an = await readJson(join(out, `vqa/v2_mscoco_${sub}_annotations.json`));
+      expect(qs.questions.length).toBe(an.annotations.length);
+      qs.questions.forEach((q: any, i: number) => {
+        const a = an.annotations[i];
+        expect(a.question_id).toBe(q.question_id);
+        expect(a.answers).toHaveLength(10);
+        expect(a.answers.map((x: any) => x.answer_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(cocoIds.has(q.image_id)).toBe(true);
+        expect(q.type).toBe(a.type);
+      });
+    }
+    const valQs = await readJson(join(out, 'vqa/v2_OpenEnded_mscoco_val2014_questions.json'));
+    expect(valQs.questions).toHaveLength(tiny.vqaTestQuestions);
+    // Held-out: VQA evaluation images are never pre-training (train/restval) images.
+    const pretrainIds = new Set(coco.images.filter((i: any) => i.split === 'train' || i.split === 'restval').map((i: any) => i.cocoid));
+    for (const q of valQs.questions) expect(pretrainIds.has(q.image_id)).toBe(false);
+
+    // VG: boxes inside the image.
+    const regions = await readJson(join(out, 'vg/region_descriptions.json'));
+    const imageData = await readJson(join(out, 'vg/image_data.json'));
+    expect(regions.map((r: any) => r.id)).toEqual(imageData.map((d: any) => d.image_id));
+    for (const r of regions.flatMap((x: any) => x.regions)) {
+      expect(r.x).toBeGreaterThanOrEqual(0);
+      expect(r.y).toBeGreaterThanOrEqual(0);
+      expect(r.x + r.width).toBeLessThanOrEqual(64);
+      expect(r.y + r.height).toBeLessThanOrEqual(64);
+    }
+
+    // NLVR²: JSON lines; both images of every pair exist under the identifier convention.
+    const lines = (await readFile(join(out, 'nlvr2/data/test1.json'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(tiny.nlvr2TestPairs);
+    for (const l of lines) {
+      expect(['True', 'False']).toContain(l.label);
+      const base = l.identifier.replace(/-\d+$/, '');
+      for (const k of [0, 1]) await expect(sharp(join(out, 'nlvr2/images/test1', `${base}-img${k}.png`)).metadata()).resolves.toBeTruthy();
+    }
+
+    const flickr = await readJson(join(out, 'flickr30k/dataset_flickr30k.json'));
+    expect(flickr.images.filter((i: any) => i.split === 'test')).toHaveLength(tiny.retrievalTestImages);
+    const manifest = await readJson(join(out, 'manifest.json'));
+    expect(manifest.counts['vqa.val2014.questions']).toBe(tiny.vqaTestQuestions);
+  });
+
+  it('replaces its own earlier output atomically but refuses to overwrite a foreign directory', async () => {
+    const foreign = join(dir, 'foreign');
+    await mkdir(foreign, { recursive: true });
+    await writeFile(join(foreign, 'precious.txt'), 'user data');
+    await expect(generateWorld({ seed: 1, sizes: tiny, out: foreign })).rejects.toThrow(/refusing to replace .*foreign/);
+    expect(await readFile(join(foreign, 'precious.txt'), 'utf8')).toBe('user data');
+    const own = join(dir, 'own');
+    await generateWorld({ seed: 1, sizes: tiny, out: own });
+    const h1 = await hashTree(own);
+    await generateWorld({ seed: 2, sizes: tiny, out: own });
+    expect(await hashTree(own)).not.toBe(h1);
+  });
+});
+
+describe('scenes and text', () => {
+  it('draws each object where its box says (pixels inside differ from the background)', () => {
+    const sc = sampleScene(rngFor(3, 'x'), { imageSize: 128, objectsMin: 3, objectsMax: 3 });
+    const px = renderScene(sc);
+    for (const o of sc.objects) {
+      const [x, y, w, h] = objectBox(o);
+      const i = (Math.round(o.cy) * 128 + Math.round(o.cx)) * 3;
+      const bg = sc.background;
+      const diff = Math.abs((px[i] as number) - bg[0]) + Math.abs((px[i + 1] as number) - bg[1]) + Math.abs((px[i + 2] as number) - bg[2]);
+      expect(diff).toBeGreaterThan(40);
+      expect(w).toBeGreaterThan(10); // large enough to see the shape at 128 px (≥ 0.11·S half-extent)
+      expect(x + w).toBeLessThanOrEqual(128);
+      expect(y + h).toBeLessThanOrEqual(128);
+    }
+  });
+
+  it('balances answers within each VQA question type and names every question type', () => {
+    const balancer = new AnswerBalancer();
+    const byType = new Map<string, Map<string, number>>();
+    for (let i = 0; i < 400; i++) {
+      const sc = sampleScene(rngFor(5, 'scene', i), { imageSize: 128, objectsMin: 2, objectsMax: 4 });
+      for (const q of questionsFor(sc, 5, i, balancer, rngFor(5, 'q', i))) {
+        const m = byType.get(q.type) ?? new Map<string, number>();
+        m.set(q.answer, (m.get(q.answer) ?? 0) + 1);
+        byType.set(q.type, m);
+      }
+    }
+    expect([...byType.keys()].sort()).toEqual(['colour', 'count', 'existence', 'relation', 'shape']);
+    for (const [type, m] of byType) {
+      const counts = [...m.values()];
+      const max = Math.max(...counts);
+      const min = Math.min(...counts);
+      // Most frequent answer within a type at most 1.3× the least frequent: a text-only model
+      // that always says the majority answer gains little over uniform guessing.
+      expect(max / min, `${type}: ${JSON.stringify([...m])}`).toBeLessThan(1.3);
+      expect(m.size, type).toBeGreaterThanOrEqual(type === 'existence' || type === 'relation' ? 2 : 4);
+    }
+  });
+
+  it('states relations only outside the dead zone', () => {
+    const sc = sampleScene(rngFor(9), { imageSize: 100, objectsMin: 2, objectsMax: 2 });
+    const [a, b] = sc.objects as [any, any];
+    const near = { ...b, cx: a.cx + 3, cy: a.cy + 30 };
+    expect(relationHolds(a, near, 'left of', 100)).toBeNull();
+    expect(relationHolds(a, near, 'above', 100)).toBe(true);
+    expect(relationHolds(near, a, 'above', 100)).toBe(false);
+  });
+
+  it('normalises its own answer variants back to the answer', () => {
+    expect(['Red', 'red.', 'a circle', 'two', 'Yes!'].map(roughNormalise)).toEqual(['red', 'red', 'circle', '2', 'yes']);
+  });
+
+  it('rejects impossible sizes with the key named', () => {
+    expect(() => resolveSynthSizes('small', { vqaTrainImages: 999999 })).toThrow(/data\.synth\.vqaTrainImages/);
+    expect(() => resolveSynthSizes('small', { imagesize: 3 })).toThrow(/unknown key\(s\) data\.synth\.imagesize/);
+    expect(resolveSynthSizes('small', { objectsPerImage: { min: 1, max: 3 } })).toMatchObject({ objectsMin: 1, objectsMax: 3 });
+  });
+});
