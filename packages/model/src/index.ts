@@ -7,3 +7,4 @@ export * from './embeddings/index';
 export * from './sampling/index';
 export * from './heads/index';
 export * from './import-bert/index';
+export * from './pixelbert';

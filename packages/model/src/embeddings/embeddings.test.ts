@@ -51,10 +51,14 @@ describe('pixel embedding (eq. 5)', () => {
     const mask = new Float32Array(2 * H * H);
     mask.fill(1, 0, H * H);
     for (let y = 0; y < 40; y++) for (let x = 0; x < 24; x++) mask[H * H + y * H + x] = 1;
-    const m = pixelMaskFromImageMask(mask, 2, H, H, 4, 4);
+    const m = pixelMaskFromImageMask(mask, 2, H, H, { h: 4, w: 4, stride: 16 });
     expect([...m.slice(0, 16)]).toEqual(new Array(16).fill(1));
     // rows 0..2 (ceil(40/16) = 3), columns 0..1 (ceil(24/16) = 2)
     expect([...m.slice(16)]).toEqual([1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0]);
+    // a 70-pixel side with stride 16 gives 4 cells (floor): pixels 64..69 lie outside the grid
+    const wide = new Float32Array(70 * 70);
+    for (let y = 64; y < 70; y++) for (let x = 0; x < 70; x++) wide[y * 70 + x] = 1;
+    expect([...pixelMaskFromImageMask(wide, 1, 70, 70, { h: 4, w: 4, stride: 16 })]).toEqual(new Array(16).fill(0));
   });
 
   it('is the 1×1 projection of each pixel plus the shared s_v; sampling gathers the chosen pixels', () => {

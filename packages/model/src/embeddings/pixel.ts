@@ -57,9 +57,11 @@ export function createPixelEmbedding(scope: ParamScope, config: PixelEmbeddingCo
 }
 
 /**
- * Validity of each feature pixel from the validity of the image pixels: a
- * feature cell is valid when any image pixel of its stride×stride window is
- * (images in a batch are padded at the bottom/right to a common size).
+ * Validity of each feature pixel from the validity of the image pixels: feature
+ * cell (i, j) covers image rows [i·s, (i+1)·s) and columns [j·s, (j+1)·s), s the
+ * backbone's total stride; it is valid when any image pixel in it is (images in a
+ * batch are padded at the bottom/right to a common size). Image pixels beyond the
+ * grid (the CNN's floor arithmetic drops partial cells) are ignored.
  * Returns (B·h·w) 0/1 in raster order.
  */
 export function pixelMaskFromImageMask(
@@ -67,21 +69,19 @@ export function pixelMaskFromImageMask(
   batch: number,
   imageH: number,
   imageW: number,
-  h: number,
-  w: number,
+  grid: { h: number; w: number; stride: number },
 ): Float32Array {
   if (imageMask.length !== batch * imageH * imageW) {
     throw new Error(`imageMask: expected ${batch}×${imageH}×${imageW} entries, got ${imageMask.length}`);
   }
-  const sy = Math.ceil(imageH / h);
-  const sx = Math.ceil(imageW / w);
+  const { h, w, stride } = grid;
   const out = new Float32Array(batch * h * w);
   for (let b = 0; b < batch; b++) {
-    for (let y = 0; y < imageH; y++) {
+    for (let y = 0; y < Math.min(imageH, h * stride); y++) {
       const row = b * imageH * imageW + y * imageW;
-      const cy = Math.min(h - 1, Math.floor(y / sy));
-      for (let x = 0; x < imageW; x++) {
-        if (imageMask[row + x]! > 0) out[b * h * w + cy * w + Math.min(w - 1, Math.floor(x / sx))] = 1;
+      const cell = b * h * w + Math.floor(y / stride) * w;
+      for (let x = 0; x < Math.min(imageW, w * stride); x++) {
+        if (imageMask[row + x]! > 0) out[cell + Math.floor(x / stride)] = 1;
       }
     }
   }

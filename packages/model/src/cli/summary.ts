@@ -1,0 +1,92 @@
+/**
+ * `npx nx run model:summary --backbone=<name> [--scale=smoke|small|paper] [--hidden= --layers= --heads= --ffn=]
+ *  [--vocab=30522] [--max-text=40] [--answers=3129] [--pixel-position]`
+ *
+ * Builds the model with every task head and prints the parameter count of each
+ * part, read from the created variables (not from formulas).
+ * Scale presets are SPEC-SHAPE's encoder sizes: smoke 2×64×2, small 4×128×4 (ffn 512),
+ * paper 12×768×12 (ffn 3072, BERT-base).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend/init';
+import { BACKBONE_NAMES } from '../backbone/index';
+import { MODEL_PARTS, createPixelBert, disposePixelBert, paramCounts, type PixelBertConfig } from '../pixelbert';
+
+const SCALES = {
+  smoke: { hidden: 64, layers: 2, heads: 2, ffn: 256 },
+  small: { hidden: 128, layers: 4, heads: 4, ffn: 512 },
+  paper: { hidden: 768, layers: 12, heads: 12, ffn: 3072 },
+} as const;
+type Scale = keyof typeof SCALES;
+
+const KNOWN = ['backbone', 'scale', 'hidden', 'layers', 'heads', 'ffn', 'vocab', 'max-text', 'answers', 'pixel-position', 'help'];
+
+function parseArgs(argv: string[]): Map<string, string> {
+  const args = new Map<string, string>();
+  for (const a of argv) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`unexpected argument "${a}"; flags look like --name=value`);
+    if (!KNOWN.includes(m[1]!)) throw new Error(`unknown flag --${m[1]}; known: ${KNOWN.map((k) => `--${k}`).join(' ')}`);
+    args.set(m[1]!, m[2] ?? 'true');
+  }
+  return args;
+}
+
+function int(args: Map<string, string>, key: string, fallback: number): number {
+  const raw = args.get(key);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${key}=${raw}: expected a positive integer`);
+  return v;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.has('help')) {
+    console.log(`usage: nx run model:summary --backbone=<${BACKBONE_NAMES.join('|')}> [--scale=smoke|small|paper] [--hidden= --layers= --heads= --ffn=] [--vocab= --max-text= --answers=] [--pixel-position]`);
+    return;
+  }
+  const backbone = args.get('backbone');
+  if (!backbone || !(BACKBONE_NAMES as string[]).includes(backbone)) {
+    throw new Error(`--backbone must be one of ${BACKBONE_NAMES.join(', ')}${backbone ? `, got "${backbone}"` : ''}`);
+  }
+  const scaleName = args.get('scale') ?? 'small';
+  if (!(scaleName in SCALES)) throw new Error(`--scale=${scaleName}: expected one of ${Object.keys(SCALES).join(', ')}`);
+  const preset = SCALES[scaleName as Scale];
+  const hidden = int(args, 'hidden', preset.hidden);
+  const config: PixelBertConfig = {
+    backbone: { arch: backbone },
+    hidden,
+    layers: int(args, 'layers', preset.layers),
+    heads: int(args, 'heads', preset.heads),
+    ffn: int(args, 'ffn', args.has('hidden') ? 4 * hidden : preset.ffn),
+    vocabSize: int(args, 'vocab', 30522), // BERT-base uncased WordPiece
+    maxTextLength: int(args, 'max-text', 40),
+    dropout: 0.1,
+    pixelPositionEmbedding: args.has('pixel-position'),
+    taskHeads: ['mlm', 'itm', 'vqa', 'nlvr2', 'retrieval'],
+    answerVocabSize: int(args, 'answers', 3129), // VQA v2 answer vocabulary (Section 4.2)
+  };
+  await initBackend({ quiet: true });
+  const t0 = Date.now();
+  const model = createPixelBert(config);
+  const counts = paramCounts(model);
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  console.log(
+    `Pixel-BERT: backbone ${backbone}, encoder ${config.layers}×${config.hidden}×${config.heads} heads (ffn ${config.ffn}), ` +
+      `vocab ${config.vocabSize}, text ≤ ${config.maxTextLength}, ${config.answerVocabSize} answers` +
+      `${config.pixelPositionEmbedding ? ', pixel position embedding' : ''}  [built in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${tf.getBackend()}]`,
+  );
+  const rows: [string, string, number][] = Object.entries(MODEL_PARTS).map(([part, prefix]) => [part, `${prefix}.*`, counts[part as keyof typeof MODEL_PARTS]]);
+  const w0 = Math.max(...rows.map((r) => r[0].length), 5);
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  const w2 = Math.max(fmt(counts.total).length, 10);
+  for (const [part, prefix, n] of rows) console.log(`  ${part.padEnd(w0)}  ${prefix.padEnd(w1)}  ${fmt(n).padStart(w2)}`);
+  console.log(`  ${'total'.padEnd(w0)}  ${''.padEnd(w1)}  ${fmt(counts.total).padStart(w2)}`);
+  disposePixelBert(model);
+}
+
+main().catch((e: unknown) => {
+  console.error(`model:summary: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
