@@ -3,3 +3,4 @@ export * from './tokenizer/index';
 export * from './rng';
 export * from './synth/index';
 export * from './readers/index';
+export * from './batches/index';

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import { rngFor } from '../rng';
+import {
+  IGNORE_INDEX,
+  batchIndices,
+  buildNlvr2Batch,
+  buildPretrainBatch,
+  buildRetrievalTrainBatch,
+  buildVqaBatch,
+  epochOrder,
+  maskRow,
+  packRows,
+  retrievalEvalBatch,
+  retrievalEvalSteps,
+  stepsPerEpoch,
+  wrapRow,
+  type CaptionExample,
+  type SpecialIds,
+} from './index';
+
+// The bert-base-uncased layout: [PAD]=0, [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103.
+const sp: SpecialIds = { pad: 0, unk: 100, cls: 101, sep: 102, mask: 103 };
+const SPECIAL = new Set([0, 100, 101, 102, 103]);
+const V = 1000;
+
+/** Captions of `images` images, `per` each, with ids from a seeded stream (never special). */
+function captions(images: number, per: number, seed = 1): CaptionExample[] {
+  const rng = rngFor(seed, 'captions');
+  const out: CaptionExample[] = [];
+  for (let i = 0; i < images; i++)
+    for (let k = 0; k < per; k++) out.push({ imageIndex: i, ids: Array.from({ length: rng.range(3, 14) }, () => rng.range(1000 - 800, V - 1)) });
+  return out;
+}
+
+describe('MLM masking', () => {
+  it('chooses ~15 % of real tokens, replaces 80/10/10, never touches specials, at least one per sentence', () => {
+    let real = 0;
+    let chosen = 0;
+    let masked = 0;
+    let random = 0;
+    let kept = 0;
+    const rng = rngFor(42, 'mlm-test');
+    const violations: string[] = [];
+    for (let r = 0; r < 3000; r++) {
+      const n = rng.range(1, 30);
+      const row = wrapRow(Array.from({ length: n }, () => rng.range(200, V - 1)), sp, 32);
+      while (row.length < 32) row.push(sp.pad);
+      row[rng.range(1, n)] = sp.unk; // an [UNK] inside the sentence must not be chosen either
+      const m = maskRow(row, { specials: sp, vocabSize: V }, rng);
+      let inRow = 0;
+      row.forEach((orig, i) => {
+        const lab = m.labels[i] as number;
+        const now = m.ids[i] as number;
+        if (SPECIAL.has(orig)) {
+          if (lab !== IGNORE_INDEX || now !== orig) violations.push(`row ${r} pos ${i}: special ${orig} touched`);
+          return;
+        }
+        real++;
+        if (lab === IGNORE_INDEX) {
+          if (now !== orig) violations.push(`row ${r} pos ${i}: changed without a label`);
+          return;
+        }
+        if (lab !== orig) violations.push(`row ${r} pos ${i}: label ${lab} ≠ original ${orig}`);
+        chosen++;
+        inRow++;
+        if (now === sp.mask) masked++;
+        else if (now === orig) kept++;
+        else {
+          random++;
+          if (SPECIAL.has(now)) violations.push(`row ${r} pos ${i}: random replacement is special ${now}`);
+        }
+      });
+      if (n > 1 && inRow === 0) violations.push(`row ${r}: nothing chosen`); // n = 1 and that token turned [UNK]: nothing to choose
+    }
+    expect(violations.slice(0, 5)).toEqual([]);
+    // "At least one" adds a little above 15 % for short rows; bounds hold for this seed and n.
+    expect(chosen / real).toBeGreaterThan(0.15);
+    expect(chosen / real).toBeLessThan(0.19);
+    expect(masked / chosen).toBeCloseTo(0.8, 1);
+    expect(random / chosen).toBeGreaterThan(0.08);
+    expect(random / chosen).toBeLessThan(0.12);
+    expect(kept / chosen).toBeGreaterThan(0.08);
+    expect(kept / chosen).toBeLessThan(0.12 + 0.01); // a random draw can hit the original id
+  });
+});
+
+describe('batch order', () => {
+  it('covers every example once per epoch, reshuffles each epoch, and rejects steps past the end', () => {
+    const n = 103;
+    const b = 10;
+    for (const epoch of [0, 1]) {
+      const seen: number[] = [];
+      for (let step = 0; step < stepsPerEpoch(n, b); step++) seen.push(...batchIndices(n, b, { seed: 3, epoch, step }));
+      expect([...seen].sort((x, y) => x - y)).toEqual(Array.from({ length: n }, (_, i) => i));
+    }
+    expect(epochOrder(n, 3, 0)).not.toEqual(epochOrder(n, 3, 1));
+    expect(() => batchIndices(n, b, { seed: 3, epoch: 0, step: 11 })).toThrow(/past the end of the epoch/);
+    expect(batchIndices(n, b, { seed: 3, epoch: 0, step: 9 }, true)).toHaveLength(10);
+  });
+
+  it('a resumed run sees exactly the batches of an uninterrupted run', () => {
+    const ex = captions(40, 3);
+    const o = { specials: sp, batchSize: 8, maxLength: 16, mlm: true, itm: true, vocabSize: V };
+    const steps = stepsPerEpoch(ex.length, o.batchSize);
+    const snapshot = (e: number, s: number): string => {
+      const b = buildPretrainBatch(ex, { seed: 11, epoch: e, step: s }, o);
+      return JSON.stringify([...b.imageIndex, ...b.text.inputIds, ...(b.mlmLabels ?? []), ...(b.itmLabels ?? [])]);
+    };
+    const uninterrupted: string[] = [];
+    for (let e = 0; e < 3; e++) for (let s = 0; s < steps; s++) uninterrupted.push(snapshot(e, s));
+    // "Crash" in epoch 1 at step 5: other work runs in between (other seeds, other epochs) and the
+    // run continues from the saved (epoch, step) only.
+    buildPretrainBatch(ex, { seed: 99, epoch: 7, step: 0 }, o);
+    const resumed: string[] = [];
+    for (let e = 1; e < 3; e++) for (let s = e === 1 ? 5 : 0; s < steps; s++) resumed.push(snapshot(e, s));
+    expect(resumed).toEqual(uninterrupted.slice(steps + 5));
+    expect(new Set(uninterrupted).size).toBe(uninterrupted.length); // and batches do differ
+  });
+});
+
+describe('task batches', () => {
+  it('pre-training with ITM: positive then negative of the same image with another image’s caption; MLM on positives only', () => {
+    const ex = captions(30, 5);
+    const b = buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, { specials: sp, batchSize: 16, maxLength: 16, mlm: true, itm: true, vocabSize: V });
+    const T = b.text.seqLen;
+    expect(b.text.batchSize).toBe(32);
+    expect([...(b.itmLabels ?? [])]).toEqual(Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? 1 : 0)));
+    const byIds = new Map(ex.map((e) => [JSON.stringify(wrapRow(e.ids, sp, 16)), e.imageIndex]));
+    for (let r = 0; r < 32; r += 2) {
+      expect(b.imageIndex[r]).toBe(b.imageIndex[r + 1]);
+      expect(b.imageIndex[r]).toBe((ex[b.exampleIndex[r / 2] as number] as CaptionExample).imageIndex);
+      const negRow = [...b.text.inputIds.slice((r + 1) * T, (r + 2) * T)].filter((t) => t !== sp.pad);
+      const negImage = byIds.get(JSON.stringify(negRow));
+      expect(negImage).toBeDefined();
+      expect(negImage).not.toBe(b.imageIndex[r]);
+      const posLabels = [...(b.mlmLabels ?? []).slice(r * T, (r + 1) * T)];
+      const negLabels = [...(b.mlmLabels ?? []).slice((r + 1) * T, (r + 2) * T)];
+      expect(posLabels.some((l) => l !== IGNORE_INDEX)).toBe(true);
+      expect(negLabels.every((l) => l === IGNORE_INDEX)).toBe(true);
+    }
+    // MLM only: no ITM rows, no labels array for ITM.
+    const m = buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, { specials: sp, batchSize: 16, maxLength: 16, mlm: true, itm: false, vocabSize: V });
+    expect(m.text.batchSize).toBe(16);
+    expect(m.itmLabels).toBeNull();
+    expect(() => buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 0 }, { specials: sp, batchSize: 4, maxLength: 16, mlm: false, itm: false, vocabSize: V })).toThrow(/at least one task/);
+    expect(() => buildPretrainBatch(captions(1, 4), { seed: 1, epoch: 0, step: 0 }, { specials: sp, batchSize: 4, maxLength: 16, mlm: false, itm: true, vocabSize: V })).toThrow(/at least two images/);
+  });
+
+  it('packs [CLS] … [SEP] with padding and truncation', () => {
+    const t = packRows([wrapRow([5, 6, 7, 8, 9], sp, 5), wrapRow([5], sp, 5)], sp, { maxLength: 5 });
+    expect([...t.inputIds]).toEqual([101, 5, 6, 7, 102, 101, 5, 102, 0, 0]);
+    expect([...t.attentionMask]).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
+  });
+
+  it('VQA soft targets land at their answer indices; out-of-range indices are an error', () => {
+    const ex = [
+      { imageIndex: 4, ids: [300, 301], target: { indices: [2, 0], scores: [1, 0.3] } },
+      { imageIndex: 5, ids: [302], target: { indices: [1], scores: [0.6] } },
+    ];
+    const b = buildVqaBatch(ex, { seed: 0, epoch: 0, step: 0 }, { specials: sp, batchSize: 2, maxLength: 8, answerVocabSize: 3 });
+    for (let r = 0; r < 2; r++) {
+      const e = ex[b.exampleIndex[r] as number] as (typeof ex)[number];
+      const row = [...b.targets.slice(r * 3, r * 3 + 3)];
+      const want = [0, 0, 0];
+      e.target.indices.forEach((a, k) => (want[a] = e.target.scores[k] as number));
+      expect(row.map((x) => Math.round(x * 10) / 10)).toEqual(want);
+      expect(b.imageIndex[r]).toBe(e.imageIndex);
+    }
+    expect(() => buildVqaBatch(ex, { seed: 0, epoch: 0, step: 0 }, { specials: sp, batchSize: 2, maxLength: 8, answerVocabSize: 2 })).toThrow(/answer index 2 outside/);
+  });
+
+  it('NLVR² rows come in (left, right) pairs sharing the sentence', () => {
+    const ex = [
+      { imageIndex: [0, 1] as const, ids: [300], label: true },
+      { imageIndex: [2, 3] as const, ids: [301, 302], label: false },
+    ];
+    const b = buildNlvr2Batch(ex, { seed: 0, epoch: 0, step: 0 }, { specials: sp, batchSize: 2, maxLength: 6 });
+    for (let i = 0; i < 2; i++) {
+      const e = ex[b.exampleIndex[i] as number] as (typeof ex)[number];
+      expect([b.imageIndex[2 * i], b.imageIndex[2 * i + 1]]).toEqual([...e.imageIndex]);
+      expect([...b.text.inputIds.slice(2 * i * 6, 2 * i * 6 + 6)]).toEqual([...b.text.inputIds.slice((2 * i + 1) * 6, (2 * i + 2) * 6)]);
+      expect(b.labels[i]).toBe(e.label ? 1 : 0);
+    }
+  });
+
+  it('retrieval groups: the true caption then 20 distinct captions of other images; evaluation covers every pair once', () => {
+    const ex = captions(30, 5);
+    const b = buildRetrievalTrainBatch(ex, { seed: 2, epoch: 1, step: 0 }, { specials: sp, batchSize: 4, maxLength: 16, negatives: 20 });
+    expect(b.groupSize).toBe(21);
+    expect(b.text.batchSize).toBe(4 * 21);
+    const T = b.text.seqLen;
+    const rowOf = (r: number): string => JSON.stringify([...b.text.inputIds.slice(r * T, (r + 1) * T)].filter((t) => t !== sp.pad));
+    const owner = new Map(ex.map((e) => [JSON.stringify(wrapRow(e.ids, sp, 16)), e.imageIndex]));
+    for (let g = 0; g < 4; g++) {
+      const img = (ex[b.exampleIndex[g] as number] as CaptionExample).imageIndex;
+      expect(owner.get(rowOf(g * 21))).toBe(img);
+      const negs = Array.from({ length: 20 }, (_, k) => rowOf(g * 21 + 1 + k));
+      expect(new Set(negs).size).toBe(20);
+      for (const n of negs) expect(owner.get(n)).not.toBe(img);
+    }
+    const caps = [[300], [301, 302], [303]];
+    const steps = retrievalEvalSteps(4, caps.length, 5);
+    const cells = new Set<string>();
+    for (let s = 0; s < steps; s++) {
+      const e = retrievalEvalBatch(4, caps, s, { specials: sp, batchSize: 5, maxLength: 6 });
+      e.image.forEach((im, k) => cells.add(`${im},${e.caption[k]}`));
+    }
+    expect(cells.size).toBe(12);
+    expect(() => retrievalEvalBatch(4, caps, steps, { specials: sp, batchSize: 5, maxLength: 6 })).toThrow(/outside/);
+  });
+});

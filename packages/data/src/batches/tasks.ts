@@ -1,0 +1,248 @@
+// Batch builders for each task. Each takes the examples as token-id rows (no [CLS]/[SEP]) plus an
+// image index the loader resolves to pixels, and a BatchCursor: the batch is a pure function of
+// (examples, options, seed, epoch, step).
+
+import type { Rng } from '../rng';
+import { batchIndices, batchRng, stepsPerEpoch, type BatchCursor } from './order';
+import { IGNORE_INDEX, maskRow, packRows, wrapRow, type PackOptions, type SpecialIds, type TextBatch } from './text';
+
+export interface TextOptions extends PackOptions {
+  specials: SpecialIds;
+  batchSize: number;
+  /** Drop a short last batch (default false: every example is seen each epoch). */
+  dropLast?: boolean;
+}
+
+/** A caption (or region phrase) of one image. */
+export interface CaptionExample {
+  imageIndex: number;
+  ids: readonly number[];
+}
+
+// ---- pre-training: MLM and ITM ------------------------------------------------------------------
+
+export interface PretrainOptions extends TextOptions {
+  mlm: boolean;
+  itm: boolean;
+  vocabSize: number;
+  /** MLM masking probability (paper Sec. 3.3: 0.15). */
+  mlmProbability?: number;
+}
+
+export interface PretrainBatch {
+  /** [R] image of each row. R = B, or 2B with ITM (positive then its negative, interleaved). */
+  imageIndex: Int32Array;
+  text: TextBatch;
+  /** [R, T] original ids at masked positions, IGNORE_INDEX elsewhere; null without MLM. */
+  mlmLabels: Int32Array | null;
+  /** [R] 1 = the caption belongs to the image, 0 = it belongs to another image; null without ITM. */
+  itmLabels: Int32Array | null;
+  /** [B] indices of the positive examples used. */
+  exampleIndex: Int32Array;
+}
+
+/**
+ * One pre-training batch. ITM (Sec. 3.3): every positive (image, its caption) is followed by one
+ * negative, the same image with the caption of a different image drawn uniformly. MLM corrupts the
+ * positive rows only: predicting words of a caption that does not describe the image would teach
+ * the model to ignore the image (UNITER, Chen et al. 2020, masks matched pairs only, likewise).
+ */
+export function buildPretrainBatch(examples: readonly CaptionExample[], c: BatchCursor, o: PretrainOptions): PretrainBatch {
+  if (!o.mlm && !o.itm) throw new Error('buildPretrainBatch: neither MLM nor ITM is enabled; a pre-training batch needs at least one task');
+  const idx = batchIndices(examples.length, o.batchSize, c, o.dropLast);
+  const rng = batchRng('pretrain', c);
+  const rows: number[][] = [];
+  const labels: number[][] = [];
+  const images: number[] = [];
+  const itm: number[] = [];
+  for (const i of idx) {
+    const ex = examples[i] as CaptionExample;
+    const row = wrapRow(ex.ids, o.specials, o.maxLength);
+    if (o.mlm) {
+      const m = maskRow(row, { specials: o.specials, vocabSize: o.vocabSize, probability: o.mlmProbability }, rng);
+      rows.push(m.ids);
+      labels.push(m.labels);
+    } else rows.push(row);
+    images.push(ex.imageIndex);
+    if (o.itm) {
+      itm.push(1);
+      const neg = drawOtherImage(examples, ex.imageIndex, rng);
+      const negRow = wrapRow(neg.ids, o.specials, o.maxLength);
+      rows.push(negRow);
+      labels.push(new Array<number>(negRow.length).fill(IGNORE_INDEX));
+      images.push(ex.imageIndex);
+      itm.push(0);
+    }
+  }
+  const text = packRows(rows, o.specials, o);
+  let mlmLabels: Int32Array | null = null;
+  if (o.mlm) {
+    mlmLabels = new Int32Array(text.batchSize * text.seqLen).fill(IGNORE_INDEX);
+    labels.forEach((l, b) => l.forEach((v, t) => (mlmLabels![b * text.seqLen + t] = v)));
+  }
+  return { imageIndex: Int32Array.from(images), text, mlmLabels, itmLabels: o.itm ? Int32Array.from(itm) : null, exampleIndex: Int32Array.from(idx) };
+}
+
+/** A caption of an image other than `imageIndex`, uniformly among the examples (rejection sampling). */
+function drawOtherImage(examples: readonly CaptionExample[], imageIndex: number, rng: Rng): CaptionExample {
+  for (let tries = 0; tries < 1000; tries++) {
+    const e = examples[rng.int(examples.length)] as CaptionExample;
+    if (e.imageIndex !== imageIndex) return e;
+  }
+  const others = examples.filter((e) => e.imageIndex !== imageIndex);
+  if (others.length === 0) throw new Error(`ITM needs captions of at least two images; all ${examples.length} examples belong to image ${imageIndex}`);
+  return rng.pick(others);
+}
+
+// ---- VQA ----------------------------------------------------------------------------------------
+
+export interface VqaExample {
+  imageIndex: number;
+  ids: readonly number[];
+  /** Sparse soft target over the answer vocabulary (readers' vqaSoftTarget). */
+  target: { indices: readonly number[]; scores: readonly number[] };
+}
+
+export interface VqaBatch {
+  imageIndex: Int32Array;
+  text: TextBatch;
+  /** [B, A] soft scores (Sec. 4.3: binary cross-entropy against these). */
+  targets: Float32Array;
+  answerVocabSize: number;
+  exampleIndex: Int32Array;
+}
+
+export function buildVqaBatch(examples: readonly VqaExample[], c: BatchCursor, o: TextOptions & { answerVocabSize: number }): VqaBatch {
+  const idx = batchIndices(examples.length, o.batchSize, c, o.dropLast);
+  const A = o.answerVocabSize;
+  const targets = new Float32Array(idx.length * A);
+  const rows = idx.map((i, b) => {
+    const ex = examples[i] as VqaExample;
+    ex.target.indices.forEach((a, k) => {
+      if (!(a >= 0 && a < A)) throw new Error(`VQA example ${i}: answer index ${a} outside the answer vocabulary (size ${A})`);
+      targets[b * A + a] = ex.target.scores[k] as number;
+    });
+    return wrapRow(ex.ids, o.specials, o.maxLength);
+  });
+  return {
+    imageIndex: Int32Array.from(idx.map((i) => (examples[i] as VqaExample).imageIndex)),
+    text: packRows(rows, o.specials, o),
+    targets,
+    answerVocabSize: A,
+    exampleIndex: Int32Array.from(idx),
+  };
+}
+
+// ---- NLVR² --------------------------------------------------------------------------------------
+
+export interface Nlvr2Example {
+  /** [left (img0), right (img1)]. */
+  imageIndex: readonly [number, number];
+  ids: readonly number[];
+  label: boolean;
+}
+
+export interface Nlvr2Batch {
+  /** [2B]: rows 2i and 2i+1 are example i's left and right image with the same sentence
+   * (the paper's "pair" setting: the two [CLS] vectors are concatenated for the classifier). */
+  imageIndex: Int32Array;
+  text: TextBatch;
+  /** [B] 1 = true, 0 = false. */
+  labels: Int32Array;
+  exampleIndex: Int32Array;
+}
+
+export function buildNlvr2Batch(examples: readonly Nlvr2Example[], c: BatchCursor, o: TextOptions): Nlvr2Batch {
+  const idx = batchIndices(examples.length, o.batchSize, c, o.dropLast);
+  const rows: number[][] = [];
+  const images: number[] = [];
+  for (const i of idx) {
+    const ex = examples[i] as Nlvr2Example;
+    const row = wrapRow(ex.ids, o.specials, o.maxLength);
+    rows.push(row, row);
+    images.push(ex.imageIndex[0], ex.imageIndex[1]);
+  }
+  return {
+    imageIndex: Int32Array.from(images),
+    text: packRows(rows, o.specials, o),
+    labels: Int32Array.from(idx.map((i) => ((examples[i] as Nlvr2Example).label ? 1 : 0))),
+    exampleIndex: Int32Array.from(idx),
+  };
+}
+
+// ---- image-text retrieval -----------------------------------------------------------------------
+
+export interface RetrievalTrainBatch {
+  /** [B·(1+K)]: group g = rows g·(1+K) … g·(1+K)+K, all of the same image. */
+  imageIndex: Int32Array;
+  /** Row g·(1+K) is the true caption, the next K are captions of other images. */
+  text: TextBatch;
+  groupSize: number;
+  exampleIndex: Int32Array;
+}
+
+/**
+ * Retrieval fine-tuning (Sec. 4.4): each positive (image, caption) with `negatives` (paper: 20)
+ * captions of other images, drawn uniformly without repeats. The true caption is always first in
+ * its group; the loss (softmax over the group, gradients through the hardest few) lives in train.
+ */
+export function buildRetrievalTrainBatch(examples: readonly CaptionExample[], c: BatchCursor, o: TextOptions & { negatives: number }): RetrievalTrainBatch {
+  const idx = batchIndices(examples.length, o.batchSize, c, o.dropLast);
+  const rng = batchRng('retrieval', c);
+  const rows: number[][] = [];
+  const images: number[] = [];
+  for (const i of idx) {
+    const ex = examples[i] as CaptionExample;
+    rows.push(wrapRow(ex.ids, o.specials, o.maxLength));
+    images.push(ex.imageIndex);
+    const taken = new Set<number>();
+    for (let k = 0; k < o.negatives; k++) {
+      let j = -1;
+      for (let tries = 0; tries < 10_000; tries++) {
+        const cand = rng.int(examples.length);
+        if ((examples[cand] as CaptionExample).imageIndex !== ex.imageIndex && !taken.has(cand)) {
+          j = cand;
+          break;
+        }
+      }
+      if (j < 0) throw new Error(`retrieval: could not draw ${o.negatives} distinct captions of images other than ${ex.imageIndex} from ${examples.length} examples`);
+      taken.add(j);
+      rows.push(wrapRow((examples[j] as CaptionExample).ids, o.specials, o.maxLength));
+      images.push(ex.imageIndex);
+    }
+  }
+  return { imageIndex: Int32Array.from(images), text: packRows(rows, o.specials, o), groupSize: 1 + o.negatives, exampleIndex: Int32Array.from(idx) };
+}
+
+export interface RetrievalEvalBatch {
+  /** Pairs (image, caption) of this batch; the score of pair k goes to matrix cell [image[k], caption[k]]. */
+  image: Int32Array;
+  caption: Int32Array;
+  text: TextBatch;
+}
+
+/** Number of evaluation batches covering every (image, caption) pair of the test split. */
+export function retrievalEvalSteps(numImages: number, numCaptions: number, batchSize: number): number {
+  return stepsPerEpoch(numImages * numCaptions, batchSize);
+}
+
+/**
+ * Batch `step` of the full ranking: all numImages × captions.length pairs in row-major order
+ * (image-major), no randomness. Scoring every pair is what R@K over the whole split needs.
+ */
+export function retrievalEvalBatch(numImages: number, captions: readonly (readonly number[])[], step: number, o: Omit<TextOptions, 'dropLast'>): RetrievalEvalBatch {
+  const M = captions.length;
+  const total = numImages * M;
+  const start = step * o.batchSize;
+  if (!Number.isInteger(step) || step < 0 || start >= total) throw new Error(`retrieval eval: step ${step} outside 0..${retrievalEvalSteps(numImages, M, o.batchSize) - 1}`);
+  const end = Math.min(total, start + o.batchSize);
+  const image = new Int32Array(end - start);
+  const caption = new Int32Array(end - start);
+  const rows: number[][] = [];
+  for (let k = start; k < end; k++) {
+    image[k - start] = Math.floor(k / M);
+    caption[k - start] = k % M;
+    rows.push(wrapRow(captions[k % M] as readonly number[], o.specials, o.maxLength));
+  }
+  return { image, caption, text: packRows(rows, o.specials, o) };
+}
