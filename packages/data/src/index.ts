@@ -4,3 +4,4 @@ export * from './rng';
 export * from './synth/index';
 export * from './readers/index';
 export * from './batches/index';
+export * from './images/index';

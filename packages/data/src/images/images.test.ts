@@ -1,0 +1,199 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DataError } from '../readers/problems';
+import { collateImages, decodeRgb, featureMask, IMAGENET_MEAN, IMAGENET_STD, ImageError, ImageLoader, loadImage, targetSize } from './index';
+
+let dir: string;
+const p = (name: string) => join(dir, name);
+const SAME = { shortEdge: 2, longEdge: 4 }; // keeps a 4×2 image at its size
+
+/** Raw RGB(A) pixels → an encoded image file. */
+async function write(name: string, w: number, h: number, channels: 1 | 3 | 4, px: number[], f: (s: sharp.Sharp) => sharp.Sharp) {
+  await f(sharp(Buffer.from(px), { raw: { width: w, height: h, channels } })).toFile(p(name));
+}
+/** w×h image, left half colour a, right half colour b. */
+function halves(w: number, h: number, a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out.push(...(x < w / 2 ? a : b));
+  return out;
+}
+const at = (rgb: Uint8Array, w: number, x: number, y: number) => Array.from(rgb.subarray((y * w + x) * 3, (y * w + x) * 3 + 3));
+const near = (got: number[], want: number[], tol: number) => got.every((g, i) => Math.abs(g - want[i]!) <= tol);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pb-img-'));
+  const rgb = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 200, 100, 50, 1, 2, 3, 128, 128, 128, 250, 240, 230];
+  await write('rgb.png', 4, 2, 3, rgb, (s) => s.png());
+  await write('gray.png', 4, 2, 1, [0, 50, 100, 150, 200, 250, 255, 7], (s) => s.png());
+  await write('alpha.png', 4, 2, 4, [255, 0, 0, 0, 0, 255, 0, 128, 0, 0, 255, 255, 9, 9, 9, 10, 1, 2, 3, 4, 5, 6, 7, 8, 100, 110, 120, 0, 30, 40, 50, 255], (s) => s.png());
+  await write('cmyk.jpg', 32, 32, 3, halves(32, 32, [220, 30, 30], [30, 30, 220]), (s) => s.toColourspace('cmyk').jpeg({ quality: 100 }));
+  // 64×32 stored, left red / right blue; EXIF 6 = "rotate 90° clockwise to display" → 32×64, red on top.
+  await write('exif6.jpg', 64, 32, 3, halves(64, 32, [230, 20, 20], [20, 20, 230]), (s) => s.jpeg({ quality: 100 }).withMetadata({ orientation: 6 }));
+  // EXIF 3 = rotate 180°: red ends up on the right.
+  await write('exif3.jpg', 64, 32, 3, halves(64, 32, [230, 20, 20], [20, 20, 230]), (s) => s.jpeg({ quality: 100 }).withMetadata({ orientation: 3 }));
+  await write('wide.jpg', 300, 200, 3, new Array(300 * 200 * 3).fill(90), (s) => s.jpeg());
+  await write('strip.png', 1000, 100, 3, new Array(1000 * 100 * 3).fill(90), (s) => s.png());
+  const full = readFileSync(p('wide.jpg'));
+  writeFileSync(p('truncated.jpg'), full.subarray(0, Math.floor(full.length / 2)));
+  writeFileSync(p('not-an-image.jpg'), 'hello');
+});
+
+describe('decoding', () => {
+  it('reads RGB PNG pixels exactly and normalises with ImageNet mean/std', async () => {
+    const d = await decodeRgb(p('rgb.png'), SAME);
+    expect([d.width, d.height]).toEqual([4, 2]);
+    expect(at(d.rgb, 4, 0, 0)).toEqual([255, 0, 0]);
+    expect(at(d.rgb, 4, 1, 1)).toEqual([1, 2, 3]);
+    const im = await loadImage(p('rgb.png'), SAME);
+    const want = [200, 100, 50].map((v, c) => (v / 255 - IMAGENET_MEAN[c]!) / IMAGENET_STD[c]!);
+    Array.from(im.data.subarray(12, 15)).forEach((v, c) => expect(v).toBeCloseTo(want[c]!, 5));
+    const raw = await loadImage(p('rgb.png'), SAME, { normalize: false });
+    expect(raw.data[0]).toBe(1);
+  });
+
+  it('expands grayscale to three equal channels', async () => {
+    const d = await decodeRgb(p('gray.png'), SAME);
+    expect(at(d.rgb, 4, 2, 0)).toEqual([100, 100, 100]);
+    expect(at(d.rgb, 4, 3, 1)).toEqual([7, 7, 7]);
+  });
+
+  it('drops alpha and keeps the colour underneath', async () => {
+    const d = await decodeRgb(p('alpha.png'), SAME);
+    expect(d.rgb.length).toBe(4 * 2 * 3);
+    expect(at(d.rgb, 4, 0, 0)).toEqual([255, 0, 0]);
+    expect(at(d.rgb, 4, 1, 0)).toEqual([0, 255, 0]);
+    expect(at(d.rgb, 4, 3, 1)).toEqual([30, 40, 50]);
+  });
+
+  it('converts CMYK JPEG to RGB', async () => {
+    expect((await sharp(p('cmyk.jpg')).metadata()).space).toBe('cmyk');
+    const d = await decodeRgb(p('cmyk.jpg'), { shortEdge: 32, longEdge: 32 });
+    // Through a print CMYK profile and back, saturated colours lose gamut (this blue comes back
+    // near [29, 55, 138]); what must hold is that the channels are RGB in the right order.
+    const [r0, g0, b0] = at(d.rgb, 32, 4, 16) as [number, number, number];
+    const [r1, g1, b1] = at(d.rgb, 32, 28, 16) as [number, number, number];
+    expect(r0 - Math.max(g0, b0)).toBeGreaterThan(150);
+    expect(b1 - Math.max(r1, g1)).toBeGreaterThan(60);
+  });
+
+  it('applies EXIF orientation before resizing', async () => {
+    const d6 = await decodeRgb(p('exif6.jpg'), { shortEdge: 32, longEdge: 64 });
+    expect([d6.width, d6.height, d6.sourceWidth, d6.sourceHeight]).toEqual([32, 64, 32, 64]);
+    expect(near(at(d6.rgb, 32, 16, 8), [230, 20, 20], 12)).toBe(true);
+    expect(near(at(d6.rgb, 32, 16, 56), [20, 20, 230], 12)).toBe(true);
+    const d3 = await decodeRgb(p('exif3.jpg'), { shortEdge: 32, longEdge: 64 });
+    expect([d3.width, d3.height]).toEqual([64, 32]);
+    expect(near(at(d3.rgb, 64, 8, 16), [20, 20, 230], 12)).toBe(true);
+    expect(near(at(d3.rgb, 64, 56, 16), [230, 20, 20], 12)).toBe(true);
+  });
+
+  it('resizes to shorter edge S with the longer edge capped at L', async () => {
+    expect(targetSize(640, 480, { shortEdge: 800, longEdge: 1333 })).toEqual({ width: 1067, height: 800 });
+    expect(targetSize(1000, 100, { shortEdge: 800, longEdge: 1333 })).toEqual({ width: 1333, height: 133 });
+    expect(targetSize(480, 640, { shortEdge: 600, longEdge: 1000 })).toEqual({ width: 600, height: 800 });
+    const w = await loadImage(p('wide.jpg'), { shortEdge: 100, longEdge: 150 });
+    expect([w.width, w.height, w.data.length]).toEqual([150, 100, 150 * 100 * 3]);
+    const s = await loadImage(p('strip.png'), { shortEdge: 100, longEdge: 300 });
+    expect([s.width, s.height]).toEqual([300, 30]);
+  });
+
+  it('names the file of a truncated, corrupt or too-small image', async () => {
+    await expect(loadImage(p('truncated.jpg'), SAME)).rejects.toThrow(ImageError);
+    await expect(loadImage(p('truncated.jpg'), SAME)).rejects.toThrow(/truncated\.jpg: /);
+    await expect(loadImage(p('not-an-image.jpg'), SAME)).rejects.toThrow(/not-an-image\.jpg: .*unsupported image format/);
+    await expect(loadImage(p('missing.jpg'), SAME)).rejects.toThrow(/missing\.jpg: /);
+    await expect(loadImage(p('rgb.png'), SAME, { minSourceEdge: 32 })).rejects.toThrow(/rgb\.png: image is 4×2; the shorter edge must be at least 32 px/);
+    await expect(loadImage(p('strip.png'), { shortEdge: 100, longEdge: 300 }, { minEdge: 64 })).rejects.toThrow(/resized to 300×30, below the minimum edge 64/);
+  });
+});
+
+describe('batching', () => {
+  it('pads with zeros, masks the valid pixels and rounds to the stride', async () => {
+    const a = await loadImage(p('rgb.png'), SAME);
+    const b = await loadImage(p('exif6.jpg'), { shortEdge: 3, longEdge: 6 });
+    expect([b.width, b.height]).toEqual([3, 6]);
+    const batch = collateImages([a, b], { sizeDivisor: 4 });
+    expect([batch.batch, batch.height, batch.width]).toEqual([2, 8, 4]);
+    expect(batch.pixels.length).toBe(2 * 8 * 4 * 3);
+    // Image 0 occupies rows 0–1, cols 0–3.
+    expect(Array.from(batch.pixels.subarray(0, 3))).toEqual(Array.from(a.data.subarray(0, 3)));
+    expect(batch.mask[1 * 4 + 3]).toBe(1);
+    expect(batch.mask[2 * 4 + 0]).toBe(0);
+    expect(batch.pixels[(2 * 4 + 0) * 3]).toBe(0);
+    // Image 1 (3 wide, 6 tall): column 3 and rows 6–7 are padding.
+    const m1 = Array.from(batch.mask.subarray(32, 64));
+    expect(m1).toEqual([1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const f = featureMask(batch, 4);
+    expect([f.height, f.width]).toEqual([2, 1]);
+    expect(Array.from(f.mask)).toEqual([1, 0, 1, 1]);
+  });
+});
+
+describe('ImageLoader (worker threads)', () => {
+  const files = () => ['rgb.png', 'gray.png', 'alpha.png', 'cmyk.jpg', 'exif6.jpg', 'exif3.jpg', 'wide.jpg', 'strip.png'].map(p);
+  const resize = { shortEdge: 16, longEdge: 32 };
+
+  it('yields batches in order, identical to decoding on the main thread', async () => {
+    const loader = new ImageLoader({ files: files(), batchSize: 3, resize, workers: 2, prefetch: 2, collate: { sizeDivisor: 8 } });
+    const got = [];
+    for await (const b of loader) got.push(b);
+    expect(got.map((b) => b.index)).toEqual([[0, 1, 2], [3, 4, 5], [6, 7]]);
+    const direct = collateImages(await Promise.all([6, 7].map((i) => loadImage(files()[i]!, resize))), { sizeDivisor: 8 });
+    expect([got[2]!.height, got[2]!.width]).toEqual([direct.height, direct.width]);
+    expect(got[2]!.pixels).toEqual(direct.pixels);
+    expect(got[2]!.mask).toEqual(direct.mask);
+    expect(loader.skipped).toEqual([]);
+  });
+
+  it('keeps at most `prefetch` batches decoded ahead of the consumer', async () => {
+    const many = Array.from({ length: 12 }, () => p('wide.jpg'));
+    const loader = new ImageLoader({ files: many, batchSize: 2, resize, workers: 2, prefetch: 3 });
+    // Workers take a second or so to start; wait until the prefetch window is full, then check it stays so.
+    for (let t = 0; t < 100 && loader.buffered < 3; t++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(loader.buffered).toBe(3);
+    let n = 0;
+    for (let b = await loader.next(); b; b = await loader.next()) {
+      n++;
+      expect(loader.buffered).toBeLessThanOrEqual(3);
+    }
+    expect(n).toBe(6);
+  });
+
+  it('skips a corrupt image under the threshold, naming it', async () => {
+    const list = [p('rgb.png'), p('truncated.jpg'), p('gray.png'), p('wide.jpg')];
+    const loader = new ImageLoader({ files: list, batchSize: 2, resize, workers: 1, maxBadFraction: 0.25 });
+    const got = [];
+    for await (const b of loader) got.push(b);
+    expect(got.map((b) => b.index)).toEqual([[0], [2, 3]]);
+    expect(got[0]!.skipped[0]!.file).toBe(p('truncated.jpg'));
+    expect(loader.skipped).toHaveLength(1);
+  });
+
+  it('fails above the threshold with a DataError listing the files', async () => {
+    const list = [p('rgb.png'), p('truncated.jpg'), p('not-an-image.jpg'), p('wide.jpg')];
+    const loader = new ImageLoader({ files: list, batchSize: 2, resize, workers: 1, maxBadFraction: 0.25 });
+    let err: unknown;
+    try {
+      for await (const _ of loader) void _;
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toMatch(/2 of 4 images could not be decoded/);
+    expect((err as Error).message).toMatch(/not-an-image\.jpg/);
+  });
+
+  it('closes cleanly when the consumer stops early', async () => {
+    const many = Array.from({ length: 20 }, () => p('wide.jpg'));
+    const loader = new ImageLoader({ files: many, batchSize: 2, resize, workers: 2 });
+    for await (const b of loader) {
+      expect(b.batch).toBe(2);
+      break;
+    }
+    await expect(loader.next()).rejects.toThrow(/closed/);
+  });
+});
