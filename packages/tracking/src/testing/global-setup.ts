@@ -1,0 +1,42 @@
+import type {} from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { TestProject } from 'vitest/node';
+import { SERVER_SCRIPT } from './server';
+
+const run = promisify(execFile);
+
+/**
+ * The integration tests always run against a real MLflow server: the one CI started
+ * (PIXEL_BERT_TEST_MLFLOW_URI), or one started here with tools/mlflow-server. The fault tests get
+ * a second server of their own that they may kill and restart.
+ */
+export default async function setup(project: TestProject) {
+  const started: string[] = [];
+  const faultData = mkdtempSync(join(tmpdir(), 'pixel-bert-mlflow-fault-'));
+  const startServer = async (name: string, extra: string[] = []) => {
+    const { stdout } = await run(SERVER_SCRIPT, ['start', '--name', name, ...extra], { maxBuffer: 1 << 20 });
+    started.push(name);
+    return stdout.trim().split('\n').pop()!;
+  };
+  const [main, fault] = await Promise.all([
+    process.env.PIXEL_BERT_TEST_MLFLOW_URI || startServer('vitest'),
+    startServer('vitest-fault', ['--data-dir', faultData]),
+  ]);
+  project.provide('mlflowUri', main);
+  project.provide('faultServer', { uri: fault, name: 'vitest-fault', dataDir: faultData });
+  return async () => {
+    for (const name of started) await run(SERVER_SCRIPT, ['stop', '--name', name]).catch(() => {});
+    rmSync(faultData, { recursive: true, force: true });
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    mlflowUri: string;
+    faultServer: { uri: string; name: string; dataDir: string };
+  }
+}
