@@ -8,3 +8,5 @@ export * from './sampling/index';
 export * from './heads/index';
 export * from './import-bert/index';
 export * from './pixelbert';
+export * from './backbone/index';
+export * from './weights/index';

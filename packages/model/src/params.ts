@@ -17,6 +17,17 @@ export type Init =
 
 export type ParamRegistry = Map<string, tf.Variable>;
 
+/**
+ * Variables that are state, not parameters (batch-norm running mean/var, like PyTorch's
+ * register_buffer): saved and loaded with the rest, never trained, and left out of
+ * `countParams` by default, as PyTorch's `parameters()` leaves them out.
+ */
+const buffers = new WeakSet<tf.Variable>();
+
+export function isBuffer(v: tf.Variable): boolean {
+  return buffers.has(v);
+}
+
 export class ParamScope {
   private constructor(
     readonly registry: ParamRegistry,
@@ -44,9 +55,19 @@ export class ParamScope {
     if (this.registry.has(full)) throw new Error(`parameter "${full}" is created twice`);
     const seed = this.seedState.next++;
     const value = tf.tidy(() => initialValue(shape, init, seed));
-    const v = tf.variable(value, trainable, full);
+    // tfjs keeps one global namespace of variable names; a second model built in the same
+    // process (tests, checkpoint comparisons) gets a suffixed engine name. The registry key,
+    // which save/load and the importers use, is always the plain dotted name.
+    const v = tf.variable(value, trainable, uniqueEngineName(full));
     value.dispose();
     this.registry.set(full, v);
+    return v;
+  }
+
+  /** Creates and registers a non-trainable buffer (see `isBuffer`). */
+  buffer(name: string, shape: number[], init: Init): tf.Variable {
+    const v = this.variable(name, shape, init, false);
+    buffers.add(v);
     return v;
   }
 
@@ -55,6 +76,14 @@ export class ParamScope {
     const p = this.prefix === '' ? '' : `${this.prefix}.`;
     return [...this.registry.entries()].filter(([k]) => k.startsWith(p)).map(([, v]) => v);
   }
+}
+
+function uniqueEngineName(name: string): string {
+  const taken = tf.engine().registeredVariables;
+  if (!(name in taken)) return name;
+  let i = 1;
+  while (`${name}#${i}` in taken) i++;
+  return `${name}#${i}`;
 }
 
 function initialValue(shape: number[], init: Init, seed: number): tf.Tensor {
@@ -70,10 +99,14 @@ function initialValue(shape: number[], init: Init, seed: number): tf.Tensor {
   }
 }
 
-/** Total number of scalar parameters in a registry (or the part of it under `prefix`). */
-export function countParams(registry: ParamRegistry, prefix = ''): number {
+/**
+ * Total number of scalar parameters in a registry (or the part of it under `prefix`).
+ * Buffers (batch-norm running statistics) are not parameters and are excluded unless asked for.
+ */
+export function countParams(registry: ParamRegistry, prefix = '', opts: { includeBuffers?: boolean } = {}): number {
   let n = 0;
   for (const [name, v] of registry) {
+    if (!opts.includeBuffers && buffers.has(v)) continue;
     if (prefix === '' || name === prefix || name.startsWith(`${prefix}.`)) n += v.size;
   }
   return n;

@@ -1,0 +1,6 @@
+export { CHECKPOINT_FORMAT, compareNames, formatProblems, loadCheckpoint, saveCheckpoint } from './checkpoint';
+export type { NameProblem } from './checkpoint';
+export { SafetensorsFile, encodeSafetensors, loadSafetensors, parseSafetensors, sha256Hex, writeFileAtomic } from './safetensors';
+export type { SafetensorsDtype, SafetensorsEntry, TensorToWrite } from './safetensors';
+export { importTorchvisionBackbone } from './torchvision';
+export type { TorchvisionImportOptions } from './torchvision';
