@@ -60,8 +60,8 @@ describe('Conv2DBackpropFilter on wasm matches cpu', () => {
         tf.tidy(() => {
           const x = tf.tensor4d(xv, xShape as [number, number, number, number]);
           const f = tf.tensor4d(fv, fShape as [number, number, number, number]);
-          const g = tf.grads((xx: tf.Tensor4D, ff: tf.Tensor4D) => {
-            const y = tf.conv2d(xx, ff, c.stride, c.pad);
+          const g = tf.grads((xx: tf.Tensor, ff: tf.Tensor) => {
+            const y = tf.conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.stride, c.pad);
             // A non-uniform weighting so every output position matters differently.
             return tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
           });
