@@ -5,3 +5,4 @@ export * from './synth/index';
 export * from './readers/index';
 export * from './batches/index';
 export * from './images/index';
+export * from './validate/index';

@@ -19,12 +19,15 @@ import {
   type Caption,
   type Nlvr2Type,
 } from './language';
+import { trainWordPiece, writeVocabTxt } from '../tokenizer/index';
 import { encodePng, renderScene } from './render';
 import { restvalCount, type SynthSizes } from './sizes';
 import { sampleScene, type Scene } from './world';
 
 export const GENERATOR = 'pixel-bert-synth';
 export const GENERATOR_VERSION = 1;
+/** Size cap of the WordPiece vocabulary trained on the generated text (the world has ~100 words). */
+export const SYNTH_VOCAB_SIZE = 1000;
 
 export interface SynthOptions {
   seed: number;
@@ -74,6 +77,7 @@ export async function generateWorld(opts: SynthOptions): Promise<SynthSummary> {
   const json: [string, unknown][] = [];
   const lines: [string, string][] = [];
   const counts: Record<string, number> = {};
+  const corpus: string[] = [];
 
   // ---- COCO: train2014 (Karpathy train), val2014 (restval, val, test) ---------------------------
   const nRestval = restvalCount(sizes.pretrainImages);
@@ -107,6 +111,7 @@ export async function generateWorld(opts: SynthOptions): Promise<SynthSummary> {
       images.push({ rel: `coco/${subset}/${fileName}`, scene: sc });
     }
   }
+  for (const c of coco) if (c.split === 'train' || c.split === 'restval') for (const cap of c.captions) corpus.push(cap.raw);
   let annId = 1;
   for (const subset of ['train2014', 'val2014'] as const) {
     const imgs = coco.filter((c) => c.subset === subset);
@@ -151,6 +156,7 @@ export async function generateWorld(opts: SynthOptions): Promise<SynthSummary> {
       items.forEach((q, j) => {
         const question_id = c.id * 1000 + j; // VQA's own convention
         questions.push({ image_id: c.id, question: q.question, question_id, type: q.type });
+        if (subset === 'train2014') corpus.push(q.question);
         const { answers, multipleChoice } = annotatorAnswers(q, rng);
         annotations.push({
           question_type: q.questionType,
@@ -190,6 +196,7 @@ export async function generateWorld(opts: SynthOptions): Promise<SynthSummary> {
       type: r.type,
     }));
     vgRegions.push({ regions, id: image_id });
+    for (const r of regions) corpus.push(r.phrase);
   }
   json.push(['vg/image_data.json', vgData]);
   json.push(['vg/region_descriptions.json', vgRegions]);
@@ -217,6 +224,7 @@ export async function generateWorld(opts: SynthOptions): Promise<SynthSummary> {
         sentid: fSent++,
         type: cap.type,
       }));
+      if (split === 'train') for (const x of sentences) corpus.push(x.raw);
       flickr.push({ sentids: sentences.map((s) => s.sentid), imgid, sentences, split, filename });
     }
     counts[`flickr30k.${split}.images`] = n;
@@ -252,6 +260,7 @@ export async function generateWorld(opts: SynthOptions): Promise<SynthSummary> {
       row.writer = GENERATOR;
       row.type = st.type;
       rows.push(JSON.stringify(row));
+      if (split === 'train') corpus.push(st.sentence);
     }
     lines.push([`nlvr2/data/${split}.json`, rows.length ? `${rows.join('\n')}\n` : '']);
     counts[`nlvr2.${split}.pairs`] = n;
@@ -278,6 +287,11 @@ export async function generateWorld(opts: SynthOptions): Promise<SynthSummary> {
     for (const [rel, obj] of json) await writeText(join(tmp, rel), JSON.stringify(obj));
     for (const [rel, text] of lines) await writeText(join(tmp, rel), text);
     counts.images = images.length;
+    // A WordPiece vocabulary of the generated text (training splits only, so evaluation text can
+    // show [UNK] like real data would), written as <root>/vocab.txt for training and data:validate.
+    const vocab = trainWordPiece(corpus, { vocabSize: SYNTH_VOCAB_SIZE });
+    writeVocabTxt(join(tmp, 'vocab.txt'), vocab);
+    counts.vocab = vocab.length;
     const manifest = { generator: GENERATOR, version: GENERATOR_VERSION, seed, scale: opts.scale ?? null, sizes, counts };
     await writeText(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     // Swap into place: the old tree (if any) is moved aside first, so `out` is never half-written.

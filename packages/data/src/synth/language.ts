@@ -82,7 +82,8 @@ export function captionOf(scene: Scene, type: CaptionType, rng: Rng): string | n
   switch (type) {
     case 'scene': {
       const parts = rng.shuffle([...objs]).map((o) => article(describeObject(o, ['size', 'texture', 'colour', 'shape'])));
-      const lead = rng.pick(['', 'a picture of ', 'an image with ', 'there is ', 'a gray background with ']);
+      // Short leads: four fully described objects already take ~26 tokens with [CLS]/[SEP].
+      const lead = rng.pick(['', 'a picture of ', 'there is ']);
       return capitalise(`${lead}${listJoin(parts)}.`);
     }
     case 'colour': {
