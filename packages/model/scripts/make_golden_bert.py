@@ -33,7 +33,8 @@ def main() -> None:
         hidden_act="gelu",  # exact erf GELU, as BERT
         layer_norm_eps=1e-12,
     )
-    model = BertModel(config, add_pooling_layer=True, attn_implementation="eager").eval()
+    config._attn_implementation = "eager"  # plain softmax(QK^T/sqrt(d) + mask) V, as ours
+    model = BertModel(config, add_pooling_layer=True).eval()
     # HF initialises LayerNorm to (1, 0) and biases to 0; perturb every tensor so a wrong
     # mapping (a missed transpose, swapped gamma/beta, a bias dropped) cannot pass unseen.
     with torch.no_grad():
