@@ -95,14 +95,18 @@ export function compareNames(
   return problems;
 }
 
-export function formatProblems(problems: NameProblem[], max = 40): string {
-  const order = { missing: 0, unexpected: 1, shape: 2, dtype: 3 } as const;
-  const sorted = [...problems].sort((a, b) => order[a.kind] - order[b.kind] || a.name.localeCompare(b.name));
-  const counts = Object.entries(
-    sorted.reduce<Record<string, number>>((acc, p) => ((acc[p.kind] = (acc[p.kind] ?? 0) + 1), acc), {}),
-  ).map(([k, n]) => `${n} ${k}`);
-  const lines = sorted.slice(0, max).map((p) => `  ${p.kind.padEnd(10)} ${p.name}: ${p.detail}`);
-  if (sorted.length > max) lines.push(`  … and ${sorted.length - max} more`);
+export function formatProblems(problems: NameProblem[], maxPerKind = 12): string {
+  const kinds = ['missing', 'unexpected', 'shape', 'dtype'] as const;
+  const counts: string[] = [];
+  const lines: string[] = [];
+  // A cap per kind, so that a long list of missing names cannot hide the shape differences.
+  for (const kind of kinds) {
+    const of = problems.filter((p) => p.kind === kind).sort((a, b) => a.name.localeCompare(b.name));
+    if (of.length === 0) continue;
+    counts.push(`${of.length} ${kind}`);
+    for (const p of of.slice(0, maxPerKind)) lines.push(`  ${p.kind.padEnd(10)} ${p.name}: ${p.detail}`);
+    if (of.length > maxPerKind) lines.push(`  … and ${of.length - maxPerKind} more ${kind}`);
+  }
   return `${counts.join(', ')}\n${lines.join('\n')}`;
 }
 
