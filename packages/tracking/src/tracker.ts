@@ -207,6 +207,8 @@ export class RunHandle {
   #params = new Map<string, string>();
   #status: RunStatus = 'RUNNING';
   #endPromise: Promise<void> | null = null;
+  /** Ended by a signal or an uncaught error: the training loop may still call in while the process winds down. */
+  #endedByShutdown = false;
 
   /** @internal use Tracker.startRun */
   constructor(
@@ -239,6 +241,7 @@ export class RunHandle {
   /** @internal */
   append(body: JournalBody): void {
     if (this.#status !== 'RUNNING' && body.type !== 'end') {
+      if (this.#endedByShutdown) return; // the process is exiting; the run's end is already journaled
       throw new TrackingInputError(`run '${this.runName}' (${this.id}) has ended (${this.#status}); nothing more can be logged to it`);
     }
     const ev = this.#writer.append(body);
@@ -356,8 +359,9 @@ export class RunHandle {
   }
 
   /** Journals the end at once, without waiting for delivery (for signal and exit handlers). */
-  endSync(status: Exclude<RunStatus, 'RUNNING'>): void {
+  endSync(status: Exclude<RunStatus, 'RUNNING'>, byShutdown = false): void {
     if (this.#status !== 'RUNNING') return;
+    this.#endedByShutdown = byShutdown;
     this.append({ type: 'end', status, time: Date.now() });
     this.#status = status;
     this.#writer.close();
@@ -470,7 +474,7 @@ export class Tracker {
           `Deliver them with: npx nx run tracking:sync --to=${this.uri}`,
       );
     }
-    this.#worker.forget(run.id);
+    if (left === 0) this.#worker.forget(run.id);
   }
 
   /** Events not yet delivered to the server (0 without a server). */
@@ -571,7 +575,7 @@ function installProcessHandlers(): void {
   const shutdown = (status: 'KILLED' | 'FAILED', exitCode: number) => {
     if (shuttingDown) process.exit(exitCode); // a second signal: stop waiting
     shuttingDown = true;
-    for (const run of [...activeRuns]) run.endSync(status);
+    for (const run of [...activeRuns]) run.endSync(status, true);
     const timer = setTimeout(() => process.exit(exitCode), SHUTDOWN_FLUSH_MS + 1000);
     void flushAll().finally(() => {
       clearTimeout(timer);

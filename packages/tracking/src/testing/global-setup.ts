@@ -1,10 +1,11 @@
 import type {} from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { workspaceRoot } from '../paths';
 import { SERVER_SCRIPT } from './server';
 
 const run = promisify(execFile);
@@ -27,10 +28,15 @@ export default async function setup(project: TestProject) {
     startServer('vitest-fault', ['--data-dir', faultData]),
   ]);
   project.provide('mlflowUri', main);
-  project.provide('faultServer', { uri: fault, name: 'vitest-fault', dataDir: faultData });
+  // `start` reuses a server that is already up (PIXEL_BERT_TEST_KEEP_SERVERS=1 keeps them between runs), so read its data dir back.
+  const stateRoot = process.env.PIXEL_BERT_MLFLOW_STATE_DIR ?? join(workspaceRoot(), '.cache', 'mlflow-server');
+  const dataDir = readFileSync(join(stateRoot, 'vitest-fault', 'data'), 'utf8').trim();
+  project.provide('faultServer', { uri: fault, name: 'vitest-fault', dataDir });
   return async () => {
+    if (process.env.PIXEL_BERT_TEST_KEEP_SERVERS === '1') return;
     for (const name of started) await run(SERVER_SCRIPT, ['stop', '--name', name]).catch(() => {});
-    rmSync(faultData, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir !== faultData) rmSync(faultData, { recursive: true, force: true });
   };
 }
 
