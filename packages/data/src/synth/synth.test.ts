@@ -16,6 +16,10 @@ import {
   resolveSynthSizes,
   roughNormalise,
   sampleScene,
+  NLVR2_TYPES,
+  statementFor,
+  type Nlvr2Type,
+  type Scene,
   type SynthSizes,
 } from './index';
 
@@ -165,6 +169,23 @@ describe('scenes and text', () => {
       expect(max / min, `${type}: ${JSON.stringify([...m])}`).toBeLessThan(1.3);
       expect(m.size, type).toBeGreaterThanOrEqual(type === 'existence' || type === 'relation' ? 2 : 4);
     }
+  });
+
+  it('balances NLVR² labels within every statement template', () => {
+    const balancer = new AnswerBalancer();
+    const byTemplate = new Map<string, [number, number]>();
+    for (let i = 0; i < 400; i++) {
+      const opts = { imageSize: 128, objectsMin: 2, objectsMax: 4 };
+      const pair: [Scene, Scene] = [sampleScene(rngFor(6, i, 0), opts), sampleScene(rngFor(6, i, 1), opts)];
+      const st = statementFor(pair, NLVR2_TYPES[i % 4] as Nlvr2Type, balancer, rngFor(6, 't', i));
+      expect(st).not.toBeNull();
+      const k = `${st!.type}/${st!.template}`;
+      const c = byTemplate.get(k) ?? [0, 0];
+      c[st!.label ? 0 : 1]++;
+      byTemplate.set(k, c);
+    }
+    expect(new Set([...byTemplate.keys()].map((k) => k.split('/')[0]))).toEqual(new Set(NLVR2_TYPES));
+    for (const [k, [t, f]] of byTemplate) expect(Math.abs(t - f), `${k}: ${t} true / ${f} false`).toBeLessThanOrEqual(2);
   });
 
   it('states relations only outside the dead zone', () => {
