@@ -1,0 +1,150 @@
+// Forward+backward time of one `small`-scale Pixel-BERT batch, per tfjs backend, using the real
+// model code (packages/model/src/pixelbert.ts), not a stand-in:
+//   SPEC-SHAPE small: 128×128 images through resnet-small (8×8 = 64 feature pixels), encoder
+//   4 layers × 128 hidden × 4 heads (FFN 512), batch 32, 20 text tokens, vocabulary 1000 (the
+//   generated world's WordPiece size), pre-training losses MLM (15 % of the text) + ITM, pixel
+//   random sampling keeping 26 of 64 pixels (experiments/scales/small.yaml; --sampling=0 keeps all).
+// Each backend runs in its own child process (a process holds one tfjs engine). Per backend it
+// prints and appends one JSON line to benchmarks/model.jsonl: median/min/max ms of
+//   forward     (training-mode forward + losses, no gradients),
+//   fwd+bwd     (tf.variableGrads over every trainable variable, CNN included),
+// after one warm-up step.
+//
+//   npx tsx packages/model/scripts/bench-step.ts [--backends=wasm,cpu,tensorflow] [--steps=3] [--sampling=26]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+const out = path.join(root, 'benchmarks', 'model.jsonl');
+
+function flag(name: string, fallback: string): string {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : fallback;
+}
+
+async function child(backend: string, steps: number, sampling: number): Promise<void> {
+  const tf = await import('@tensorflow/tfjs');
+  const { initBackend } = await import('../src/backend/init');
+  const { createPixelBert, pixelBertForward, mlmLogits, mlmTargetsFor, itmLogits, parameterGroups } = await import('../src/pixelbert');
+  const { mlmLoss, itmLoss } = await import('../src/heads/losses');
+  const info = await initBackend({ prefer: backend as 'wasm', quiet: true });
+  const B = 32;
+  const T = 20;
+  const V = 1000;
+  const model = createPixelBert(
+    {
+      backbone: { arch: 'resnet-small' },
+      hidden: 128,
+      layers: 4,
+      heads: 4,
+      ffn: 512,
+      vocabSize: V,
+      maxTextLength: 24,
+      dropout: 0.1,
+      pixelPositionEmbedding: false,
+      taskHeads: ['mlm', 'itm'],
+    },
+    0,
+  );
+  const images = tf.randomNormal([B, 128, 128, 3], 0, 1, 'float32', 1) as import('@tensorflow/tfjs').Tensor4D;
+  const ids = new Int32Array(B * T);
+  const labels = new Int32Array(B * T).fill(-100);
+  for (let i = 0; i < ids.length; i++) {
+    const t = i % T;
+    ids[i] = t === 0 ? 1 : t === T - 1 ? 2 : 5 + ((i * 7919) % (V - 5));
+    if (t > 0 && t < T - 1 && (i * 2654435761) % 100 < 15) labels[i] = ids[i]!; // ~15 % predicted
+  }
+  const tokenIds = tf.tensor2d(ids, [B, T], 'int32');
+  const tokenMask = tf.ones([B, T]) as import('@tensorflow/tfjs').Tensor2D;
+  const matched = Array.from({ length: B }, (_, i) => i % 2);
+  const { cnn, transformer } = parameterGroups(model);
+  const vars = [...cnn, ...transformer];
+  const loss = (step: number) => {
+    const o = pixelBertForward(model, images, undefined, tokenIds, tokenMask, {
+      training: true,
+      step,
+      ...(sampling > 0 ? { pixelSampling: { count: sampling } } : {}),
+    });
+    const targets = mlmTargetsFor(model, o, labels);
+    return tf.add(mlmLoss(mlmLogits(model, o, targets), targets), itmLoss(itmLogits(model, o), matched)) as import('@tensorflow/tfjs').Scalar;
+  };
+  const time = (fn: () => void) => {
+    const t0 = performance.now();
+    fn();
+    return performance.now() - t0;
+  };
+  const fwd: number[] = [];
+  const fb: number[] = [];
+  for (let s = 0; s <= steps; s++) {
+    const f = time(() => tf.tidy(() => void loss(s).dataSync()));
+    const g = time(() =>
+      tf.tidy(() => {
+        const r = tf.variableGrads(() => loss(s), vars);
+        r.value.dataSync();
+        for (const k of Object.keys(r.grads)) r.grads[k]!.dataSync(); // wait for every gradient
+      }),
+    );
+    if (s > 0) {
+      fwd.push(f);
+      fb.push(g);
+    }
+    console.error(`[bench-step] ${info.name} step ${s}${s === 0 ? ' (warm-up)' : ''}: forward ${f.toFixed(0)} ms, fwd+bwd ${g.toFixed(0)} ms`);
+  }
+  const stats = (a: number[]) => {
+    const s = [...a].sort((x, y) => x - y);
+    return { median: +s[Math.floor(s.length / 2)]!.toFixed(1), min: +s[0]!.toFixed(1), max: +s[s.length - 1]!.toFixed(1) };
+  };
+  const line = {
+    bench: 'model-small-step',
+    date: new Date().toISOString(),
+    backend: info.name,
+    ...(info.provider ? { provider: info.provider } : {}),
+    shape: { batch: B, image: 128, backbone: 'resnet-small', encoder: '4x128x4', ffn: 512, tokens: T, vocab: V, pixelsKept: sampling > 0 ? sampling : 64 },
+    steps,
+    forward_ms: stats(fwd),
+    forward_backward_ms: stats(fb),
+    host: { cpus: os.cpus().length, loadavg1: +os.loadavg()[0]!.toFixed(2), node: process.version },
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+async function main(): Promise<void> {
+  const steps = Number(flag('steps', '3'));
+  const sampling = Number(flag('sampling', '26'));
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${flag('steps', '')}`);
+  if (!Number.isInteger(sampling) || sampling < 0) throw new Error(`--sampling must be an integer ≥ 0, got ${flag('sampling', '')}`);
+  const childBackend = flag('child', '');
+  if (childBackend) return child(childBackend, steps, sampling);
+
+  const backends = flag('backends', 'wasm,cpu,tensorflow').split(',').filter(Boolean);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  let failed = 0;
+  for (const b of backends) {
+    console.error(`[bench-step] ${b}: running ${steps} step(s) after a warm-up …`);
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--child=${b}`, `--steps=${steps}`, `--sampling=${sampling}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, TFJS_BACKEND: '' },
+    });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.status !== 0 || !line.startsWith('{')) {
+      console.error(`[bench-step] ${b}: failed (exit ${r.status}); nothing recorded`);
+      failed++;
+      continue;
+    }
+    fs.appendFileSync(out, `${line}\n`);
+    const o = JSON.parse(line) as { forward_ms: { median: number }; forward_backward_ms: { median: number; min: number; max: number } };
+    console.log(`${b}: forward ${o.forward_ms.median} ms, forward+backward ${o.forward_backward_ms.median} ms (min ${o.forward_backward_ms.min}, max ${o.forward_backward_ms.max})`);
+  }
+  console.log(`appended to ${path.relative(process.cwd(), out) || out}`);
+  if (failed > 0) process.exit(1);
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench-step: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
