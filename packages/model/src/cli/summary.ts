@@ -1,21 +1,21 @@
 /**
  * `npx nx run model:summary --backbone=<name> [--scale=smoke|small|paper] [--hidden= --layers= --heads= --ffn=]
- *  [--vocab=30522] [--max-text=40] [--answers=3129] [--pixel-position]`
+ *  [--vocab=] [--max-text=] [--answers=] [--pixel-position]`
  *
  * Builds the model with every task head and prints the parameter count of each
  * part, read from the created variables (not from formulas).
- * Scale presets are SPEC-SHAPE's encoder sizes: smoke 2×64×2, small 4×128×4 (ffn 512),
- * paper 12×768×12 (ffn 3072, BERT-base).
+ * Scale presets follow experiments/scales: smoke 2×64×2 (ffn 128), small 4×128×4 (ffn 512),
+ * paper 12×768×12 (ffn 3072, BERT-base); explicit flags override them.
  */
-import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend/init';
-import { BACKBONE_NAMES } from '../backbone/index';
-import { MODEL_PARTS, createPixelBert, disposePixelBert, paramCounts, type PixelBertConfig } from '../pixelbert';
+import { BACKBONE_NAMES } from '../backbone/table';
+import type { PixelBertConfig } from '../pixelbert';
 
+// experiments/scales/*.yaml and base.yaml: encoder sizes, text length, VQA answers; the vocabulary
+// is the generated world's WordPiece size (1000) at smoke/small and BERT-base uncased (30522) at paper.
 const SCALES = {
-  smoke: { hidden: 64, layers: 2, heads: 2, ffn: 256 },
-  small: { hidden: 128, layers: 4, heads: 4, ffn: 512 },
-  paper: { hidden: 768, layers: 12, heads: 12, ffn: 3072 },
+  smoke: { hidden: 64, layers: 2, heads: 2, ffn: 128, maxText: 24, answers: 64, vocab: 1000 },
+  small: { hidden: 128, layers: 4, heads: 4, ffn: 512, maxText: 24, answers: 128, vocab: 1000 },
+  paper: { hidden: 768, layers: 12, heads: 12, ffn: 3072, maxText: 40, answers: 3129, vocab: 30522 },
 } as const;
 type Scale = keyof typeof SCALES;
 
@@ -60,13 +60,17 @@ async function main(): Promise<void> {
     layers: int(args, 'layers', preset.layers),
     heads: int(args, 'heads', preset.heads),
     ffn: int(args, 'ffn', args.has('hidden') ? 4 * hidden : preset.ffn),
-    vocabSize: int(args, 'vocab', 30522), // BERT-base uncased WordPiece
-    maxTextLength: int(args, 'max-text', 40),
+    vocabSize: int(args, 'vocab', preset.vocab),
+    maxTextLength: int(args, 'max-text', preset.maxText),
     dropout: 0.1,
     pixelPositionEmbedding: args.has('pixel-position'),
     taskHeads: ['mlm', 'itm', 'vqa', 'nlvr2', 'retrieval'],
-    answerVocabSize: int(args, 'answers', 3129), // VQA v2 answer vocabulary (Section 4.2)
+    answerVocabSize: int(args, 'answers', preset.answers),
   };
+  // tfjs and the model load only once the arguments are known to be good (fast failure).
+  const tf = await import('@tensorflow/tfjs');
+  const { initBackend } = await import('../backend/init');
+  const { MODEL_PARTS, createPixelBert, disposePixelBert, paramCounts } = await import('../pixelbert');
   await initBackend({ quiet: true });
   const t0 = Date.now();
   const model = createPixelBert(config);
