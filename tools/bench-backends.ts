@@ -12,9 +12,10 @@
 // fewer steps). Default: tensorflow,wasm,wasm-stock.
 //
 // The step is written with raw tfjs ops so that it measures the backends, not the model code:
-//   image (32, 128, 128, 3) ─3 conv stages (3×3 stride 2, 32/64/128 ch, ReLU)─► (32, 16, 16, 128)
-//   ─2×2 max-pool (the paper's extra pool, §3.2)─► 8×8 = 64 feature pixels ─keep 16 at random
-//   (pixel random sampling, §3.3)─► 1×1 projection to d=128 + s_v
+//   image (32, 128, 128, 3) ─stem conv 3×3/2 (16 ch) + 3 stages conv 3×3/2 (32/64/128 ch), ReLU─►
+//   (32, 8, 8, 128) ─2×2 max-pool (the paper's extra pool, §3.2)─► 4×4 = 16 feature pixels (all
+//   kept, as in fine-tuning: pixel random sampling, §3.3, only thins out larger maps)
+//   ─1×1 projection to d=128 + s_v
 //   text: 16 token ids ─word + position embedding, LayerNorm─► (32, 16, 128)
 //   joint (32, 32, 128) ─4 post-LN Transformer layers (4 heads, FFN 512)─► MLM logits for the 16
 //   text positions (decoder tied to the word embedding) + ITM logit on position 0; Adam step on
@@ -40,7 +41,7 @@ const LAYERS = 4;
 const HEADS = 4;
 const FFN = 4 * D;
 const TOKENS = 16;
-const PIXELS_KEPT = 16;
+const PIXELS = 16; // 128 / 16 (conv strides) / 2 (pool) = 4 → 4×4
 const VOCAB = 1000;
 const MATMUL_N = 1024;
 
@@ -95,7 +96,7 @@ function makeParams(): Record<string, V> {
   };
   const zeros = (shape: number[], name: string) => (p[name] = tf.variable(tf.zeros(shape), true, name));
   const ones = (shape: number[], name: string) => (p[name] = tf.variable(tf.ones(shape), true, name));
-  [[3, 32], [32, 64], [64, 128]].forEach(([cin = 0, cout = 0], i) => {
+  [[3, 16], [16, 32], [32, 64], [64, 128]].forEach(([cin = 0, cout = 0], i) => {
     glorot([3, 3, cin, cout], 9 * cin, `conv${i}.w`);
     zeros([cout], `conv${i}.b`);
   });
@@ -148,13 +149,13 @@ function encoderLayer(x: tf.Tensor, p: Record<string, V>, l: number): tf.Tensor 
   return layerNorm(h1.add(ff), w('ln2.g'), w('ln2.b'));
 }
 
-function lossFn(p: Record<string, V>, images: tf.Tensor4D, ids: tf.Tensor2D, keep: tf.Tensor1D, itm: tf.Tensor2D) {
+function lossFn(p: Record<string, V>, images: tf.Tensor4D, ids: tf.Tensor2D, itm: tf.Tensor2D) {
   return (): tf.Scalar => {
     const P = (n: string): V => p[n] as V;
     let f = images;
-    for (let i = 0; i < 3; i++) f = tf.relu(tf.conv2d(f, P(`conv${i}.w`) as tf.Tensor4D, 2, 'same').add(P(`conv${i}.b`))) as tf.Tensor4D;
-    f = tf.maxPool(f, 2, 2, 'valid'); // (B, 8, 8, 128)
-    const pixels = f.reshape([B, 64, 128]).gather(keep, 1); // (B, 16, 128): the kept pixels
+    for (let i = 0; i < 4; i++) f = tf.relu(tf.conv2d(f, P(`conv${i}.w`) as tf.Tensor4D, 2, 'same').add(P(`conv${i}.b`))) as tf.Tensor4D;
+    f = tf.maxPool(f, 2, 2, 'valid'); // (B, 8, 8, 128) → (B, 4, 4, 128)
+    const pixels = f.reshape([B, PIXELS, 128]); // (B, 16, 128)
     const v = dense(pixels, P('pixel.proj'), P('s_v'));
     const words = P('word').gather(ids.flatten()).reshape([B, TOKENS, D]).add(P('pos'));
     const w = layerNorm(words, P('emb.ln.g'), P('emb.ln.b'));
@@ -211,12 +212,10 @@ async function child(backend: Bench, steps: number): Promise<ChildResult> {
     const batch = tf.tidy(() => ({
       images: tf.randomUniform([B, IMG, IMG, 3], 0, 1, 'float32', 100 + s) as tf.Tensor4D,
       ids: tf.randomUniform([B, TOKENS], 0, VOCAB, 'int32', 200 + s) as tf.Tensor2D,
-      // Pixel random sampling: a fresh subset of the 64 feature pixels every step.
-      keep: tf.tensor1d(Array.from(tf.util.createShuffledIndices(64).slice(0, PIXELS_KEPT)), 'int32'),
       itm: tf.randomUniform([B, 1], 0, 2, 'int32', 300 + s).cast('float32') as tf.Tensor2D,
     }));
     const t0 = performance.now();
-    const loss = opt.minimize(lossFn(p, batch.images, batch.ids, batch.keep, batch.itm), true, vars);
+    const loss = opt.minimize(lossFn(p, batch.images, batch.ids, batch.itm), true, vars);
     finalLoss = (await loss!.data())[0] ?? NaN; // reading the loss waits for the step to finish
     const ms = performance.now() - t0;
     loss!.dispose();
@@ -291,7 +290,7 @@ async function main(): Promise<void> {
       time: new Date().toISOString(),
       ...machine,
       loadAvg1m: Number(load.toFixed(2)),
-      step: { batch: B, image: IMG, cnnStages: 3, layers: LAYERS, hidden: D, tokens: TOKENS, pixels: PIXELS_KEPT, convWeightGrads: true },
+      step: { batch: B, image: IMG, cnn: 'stem+3 stages, 16/32/64/128 ch, stride 16, 2x2 pool', layers: LAYERS, hidden: D, tokens: TOKENS, pixels: PIXELS, convWeightGrads: true },
       ...res,
     };
     rows.push(JSON.stringify(record));
