@@ -98,8 +98,9 @@ export function captionOf(scene: Scene, type: CaptionType, rng: Rng): string | n
       return capitalise(`${refs.map(({ o, ref }) => `the ${ref} is ${article(o.shape)}`).join(' and ')}.`);
     }
     case 'count': {
-      const style = rng.int(3);
-      if (style === 0) return capitalise(`there are ${numberWord(objs.length)} objects in the picture.`);
+      // No bare "there are N objects": true of a third of all images, it would make ITM negatives
+      // and retrieval distractors true captions of the image far more often than real captions are.
+      const style = 1 + rng.int(2);
       const byShape = SHAPES.map((s) => [s, countObjects(scene, (o) => o.shape === s)] as const).filter(([, n]) => n > 0);
       if (style === 1)
         return capitalise(
