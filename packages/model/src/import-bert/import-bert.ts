@@ -1,6 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ParamRegistry } from '../params';
-import { readSafetensors, type NamedArray } from './safetensors';
+import { loadSafetensors, type SafetensorsFile } from '../weights/safetensors';
+
+/** One checkpoint tensor as float32 values. */
+export interface NamedArray {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** The float tensors of a safetensors file (integer buffers such as `position_ids` are left out). */
+export function floatTensors(f: SafetensorsFile): Map<string, NamedArray> {
+  const out = new Map<string, NamedArray>();
+  for (const [name, e] of f.entries) {
+    if (!['F64', 'F32', 'F16', 'BF16'].includes(e.dtype)) continue;
+    const { shape, values } = f.read(name);
+    out.set(name, { shape, data: values as Float32Array });
+  }
+  return out;
+}
 
 /**
  * Initialise the text embeddings, the encoder and the pooler (and, when the
@@ -42,7 +59,7 @@ export interface BertImportReport {
 const BERT_PARTS = ['embeddings.', 'encoder.', 'pooler.', 'cls.predictions.'];
 
 export function importBertSafetensors(params: ParamRegistry, file: string, opts: BertImportOptions = {}): BertImportReport {
-  const tensors = readSafetensors(file);
+  const tensors = floatTensors(loadSafetensors(file));
   try {
     return importBert(params, tensors, opts);
   } catch (e) {

@@ -1,2 +1,1 @@
 export * from './import-bert';
-export * from './safetensors';
