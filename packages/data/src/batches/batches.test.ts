@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rngFor } from '../rng';
+import { captionsFor, sampleScene } from '../synth/index';
+import { Vocab, WordPieceTokenizer, trainWordPiece } from '../tokenizer/index';
 import {
   IGNORE_INDEX,
   batchIndices,
@@ -12,7 +14,9 @@ import {
   packRows,
   retrievalEvalBatch,
   retrievalEvalSteps,
+  specialIdsOf,
   stepsPerEpoch,
+  textToIds,
   wrapRow,
   type CaptionExample,
   type SpecialIds,
@@ -207,5 +211,30 @@ describe('task batches', () => {
     }
     expect(cells.size).toBe(12);
     expect(() => retrievalEvalBatch(4, caps, steps, { specials: sp, batchSize: 5, maxLength: 6 })).toThrow(/outside/);
+  });
+});
+
+describe('with the real tokenizer on generated captions', () => {
+  it('masks words of generated captions and never the specials of the trained vocabulary', () => {
+    const caps = Array.from({ length: 60 }, (_, i) =>
+      captionsFor(sampleScene(rngFor(8, i), { imageSize: 128, objectsMin: 2, objectsMax: 4 }), 5, rngFor(8, 'c', i)).map((c) => ({ imageIndex: i, raw: c.raw })),
+    ).flat();
+    const tok = new WordPieceTokenizer(new Vocab(trainWordPiece(caps.map((c) => c.raw), { vocabSize: 400 })));
+    const specials = specialIdsOf(tok);
+    const ex = caps.map((c) => ({ imageIndex: c.imageIndex, ids: textToIds(tok, c.raw) }));
+    expect(tok.tokenize(caps[0]!.raw).join(' ')).toBe(ex[0]!.ids.map((i) => tok.vocab.token(i)).join(' '));
+    const b = buildPretrainBatch(ex, { seed: 0, epoch: 0, step: 0 }, { specials, batchSize: 32, maxLength: 40, mlm: true, itm: true, vocabSize: tok.vocabSize });
+    const T = b.text.seqLen;
+    let labelled = 0;
+    for (let k = 0; k < b.text.inputIds.length; k++) {
+      const lab = b.mlmLabels![k] as number;
+      if (lab === IGNORE_INDEX) continue;
+      labelled++;
+      expect([specials.pad, specials.cls, specials.sep, specials.unk, specials.mask]).not.toContain(lab);
+      expect(b.text.attentionMask[k]).toBe(1);
+    }
+    expect(labelled).toBeGreaterThanOrEqual(32); // ≥ 1 per positive row
+    expect(b.text.inputIds[0]).toBe(specials.cls);
+    expect(T).toBe(40);
   });
 });

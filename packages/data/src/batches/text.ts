@@ -97,3 +97,13 @@ export function maskRow(row: readonly number[], opts: MlmOptions, rng: Rng): { i
   }
   return { ids, labels };
 }
+
+/** The special ids of a WordPiece tokenizer (the shape @pixel-bert/data's WordPieceTokenizer has). */
+export function specialIdsOf(t: { padId: number; unkId: number; clsId: number; sepId: number; maskId: number }): SpecialIds {
+  return { pad: t.padId, unk: t.unkId, cls: t.clsId, sep: t.sepId, mask: t.maskId };
+}
+
+/** Word-piece ids of a text without [CLS]/[SEP] (what the batch builders take), at most maxPieces long. */
+export function textToIds(t: { encode(text: string, o: { maxLength: number; padding: 'none' }): { ids: number[] } }, text: string, maxPieces = 510): number[] {
+  return t.encode(text, { maxLength: maxPieces + 2, padding: 'none' }).ids.slice(1, -1);
+}
