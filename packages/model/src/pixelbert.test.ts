@@ -128,6 +128,7 @@ describe('PixelBert assembly', () => {
     expect(run(images, ids1, mask1)).toThrow(/batch 1 differs from the images' batch 2/);
     expect(run(images, tokenIds, tokenMask, smallMask)).toThrow(/imageMask: expected shape \[2, 64, 64\]/);
     expect(run(tiny, tokenIds, tokenMask)).toThrow(/too small for backbone resnet-smoke/);
+    expect(() => pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true })).toThrow(/options\.step is required when training/);
     expect(backboneCalls).toBe(0);
     expect(tf.memory().numTensors).toBe(n); // the failed calls allocated nothing
   });
@@ -160,12 +161,23 @@ describe('PixelBert assembly', () => {
     expect(Math.min(...losses.slice(40))).toBeLessThan(losses[0]! * 0.5);
   });
 
+  it('backboneTraining: false keeps the CNN on its running batch-norm statistics while the Transformer trains', () => {
+    model = createPixelBert(config, 3);
+    const { images, imageMask, tokenIds, tokenMask } = batch(16);
+    const running = model.params.get('backbone.bn1.running_mean')!;
+    const before = [...running.dataSync()];
+    tf.tidy(() => pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, step: 0, backboneTraining: false }));
+    expect([...running.dataSync()]).toEqual(before);
+    tf.tidy(() => pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, step: 0 }));
+    expect([...running.dataSync()]).not.toEqual(before);
+  });
+
   it('gradients reach the CNN, the pixel embedding (s_v) and the text embedding', () => {
     model = createPixelBert(config, 2);
     const { images, imageMask, tokenIds, tokenMask } = batch();
     const vars = [model.backbone.variables().find((v) => v.name === 'backbone.conv1.weight')!, model.pixelEmbedding.s_v, model.textEmbedding.word_embeddings];
     const { grads, value } = tf.variableGrads(() => {
-      const out = pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, pixelSampling: { count: 5 } });
+      const out = pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, pixelSampling: { count: 5 }, step: 0 });
       return itmLoss(itmLogits(model!, out), [1, 1]);
     }, vars);
     expect(Number.isFinite(value.dataSync()[0]!)).toBe(true);

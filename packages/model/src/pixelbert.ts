@@ -63,9 +63,17 @@ export interface ForwardOptions {
   training: boolean;
   /** Pixel random sampling (pre-training): honoured only when training. */
   pixelSampling?: { count: number };
-  /** Randomness of this step: dropout masks and the pixel sample are functions of (seed, step). */
+  /**
+   * Randomness of this step: dropout masks and the pixel sample are functions of (seed, step).
+   * `step` is required when training, so that each iteration draws afresh (Section 3.3).
+   */
   seed?: number;
   step?: number;
+  /**
+   * Batch-norm mode of the CNN; defaults to `training`. False when the CNN is not fine-tuned
+   * (retrieval fine-tunes only the Transformer, Section 4.4): running statistics are used.
+   */
+  backboneTraining?: boolean;
   /** Also return every layer's attention probabilities (for the Fig. 3 maps). */
   returnAttention?: boolean;
 }
@@ -176,11 +184,14 @@ export function pixelBertForward(
 ): PixelBertOutput {
   validateInputs(model, images, imageMask, tokenIds, tokenMask);
   const { training, seed = 0, step = 0 } = opts;
+  if (training && opts.step === undefined) {
+    throw new Error('pixelBertForward: options.step is required when training (dropout masks and pixel samples are drawn from (seed, step))');
+  }
   const ctx = forwardContext(training, model.config.dropout, seed, step);
   const [B, H, W] = images.shape;
   const T = tokenIds.shape[1];
 
-  const features = model.backbone.forward(images, { training }).pooled; // (B, h, w, C): C5 after the 2×2 max-pool
+  const features = model.backbone.forward(images, { training: opts.backboneTraining ?? training }).pooled; // (B, h, w, C): C5 after the 2×2 max-pool
   const [, h, w] = features.shape;
   const stride = model.backbone.c5Stride * PIXEL_POOL; // image pixels per feature pixel (64 for the paper nets)
   const validPixels = imageMask
