@@ -1,4 +1,5 @@
 import { Deliverer } from './delivery';
+import { MlflowUnreachableError } from './errors';
 import { LocalStore } from './local/store';
 import { MlflowClient, type ClientOptions } from './rest/client';
 
@@ -41,6 +42,12 @@ export async function syncRuns(a: {
       const error = e instanceof Error ? e.message : String(e);
       report.failed.push({ localRunId: id, error });
       log(`[${i + 1}/${records.length}] ${rec.run.runName} (${id}): FAILED: ${error}`);
+      if (e instanceof MlflowUnreachableError) {
+        // No point retrying every remaining run against a server that is not there.
+        for (const r of records.slice(i + 1)) report.failed.push({ localRunId: r.run.runId, error });
+        log(`stopped: the server is unreachable; ${records.length - i - 1} more runs not synced`);
+        break;
+      }
     }
   }
   return report;

@@ -10,6 +10,7 @@ import { workspaceRoot } from './paths';
 import { MlflowClient } from './rest/client';
 import { syncRuns } from './sync';
 import { GIT_DIFF_ARTIFACT, TAGS } from './tags';
+import { FaultProxy } from './testing/fault-proxy';
 import { readWithPython } from './testing/server';
 import { openTracker } from './tracker';
 
@@ -137,6 +138,49 @@ describe('tracker → real MLflow server, read back by the official Python clien
     expect(py.status).toBe('FINISHED');
     expect(py.metrics['loss']!.map(([s, v]) => [s, v])).toEqual(Array.from({ length: 50 }, (_, s) => [s, 50 - s]));
     expect(Object.keys(py.artifacts).sort()).toEqual(new LocalStore(runsDir).readRun(run.id).artifacts.map((a) => a.path).sort());
+    rmSync(runsDir, { recursive: true });
+  });
+});
+
+describe('live delivery refused by the server', () => {
+  it('stops on a 400 or 401 with a clear message, keeps logging locally, and sync delivers later', async () => {
+    const proxy = await new FaultProxy(uri).start();
+    const runsDir = tmpRuns('refused');
+    const notices: string[] = [];
+    proxy.plan = (_m, path) =>
+      path.includes('log-batch') ? { status: 400, body: '{"error_code":"INVALID_PARAMETER_VALUE","message":"injected refusal"}' } : null;
+    const t = await openTracker({ experiment: unique('refused'), uri: proxy.uri, runsDir, handleProcessEvents: false, log: (l) => notices.push(l) });
+    const run = t.startRun({ runName: 'refused' });
+    for (let s = 0; s < 20; s++) run.logMetric('loss', s, s);
+    await run.end();
+    const refusals = proxy.count('log-batch', 400);
+    expect(refusals).toBe(1); // not retried
+    expect(notices.join('\n')).toMatch(/delivery of run \w+ to .* stopped: .*INVALID_PARAMETER_VALUE: injected refusal.*tracking:sync/);
+
+    proxy.plan = () => ({ status: 401, body: '{"error_code":"UNAUTHENTICATED","message":"who are you"}' });
+    const t2 = await openTracker({
+      experiment: unique('refused'),
+      uri: proxy.uri,
+      runsDir,
+      handleProcessEvents: false,
+      log: (l) => notices.push(l),
+      env: { MLFLOW_TRACKING_TOKEN: 'wrong-token' },
+    });
+    const run2 = t2.startRun({ runName: 'unauthorised' });
+    run2.logMetric('loss', 1, 0);
+    await run2.end();
+    expect(notices.at(-1)).toMatch(/MLFLOW_TRACKING_USERNAME\/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN/);
+    expect(notices.join('\n')).not.toContain('wrong-token');
+    await proxy.stop();
+
+    const report = await syncRuns({ to: uri, runsDir });
+    expect(report.failed).toEqual([]);
+    const client = new MlflowClient(uri);
+    for (const r of report.runs) {
+      const n = r.runName === 'refused' ? 20 : 1;
+      expect((await client.getMetricHistory(r.remoteRunId, 'loss')).length).toBe(n);
+      expect((await client.getRun(r.remoteRunId)).info.status).toBe('FINISHED');
+    }
     rmSync(runsDir, { recursive: true });
   });
 });

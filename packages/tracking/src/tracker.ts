@@ -127,7 +127,9 @@ class DeliveryWorker {
         for (;;) {
           const delivered = this.deliverer.state(runId)?.deliveredSeq ?? -1;
           if (box.run.journalLength - 1 <= delivered) break;
-          let events = box.queue.filter((e) => e.seq > delivered);
+          let first = 0;
+          while (first < box.queue.length && box.queue[first]!.seq <= delivered) first++;
+          let events = first === 0 ? box.queue.slice() : box.queue.slice(first);
           if (events.length === 0 || events[0]!.seq !== delivered + 1) {
             // The queue overflowed (or started after events were written): read the backlog from the journal.
             events = readJournal(box.run.journalFile).events.slice(delivered + 1, delivered + 1 + this.maxQueue);
@@ -139,7 +141,10 @@ class DeliveryWorker {
           }
           await this.deliverer.deliver(runId, events);
           const now = this.deliverer.state(runId)?.deliveredSeq ?? -1;
-          box.queue = box.queue.filter((e) => e.seq > now);
+          // The queue is in seq order: drop the delivered head in place.
+          let drop = 0;
+          while (drop < box.queue.length && box.queue[drop]!.seq <= now) drop++;
+          box.queue.splice(0, drop);
         }
         if (this.#downSince !== null) {
           this.log(`[tracking] MLflow server at ${this.deliverer.uri} is back; backlog delivered`);

@@ -50,7 +50,18 @@ describe('journal', () => {
     ]);
     expect(readFileSync(new LocalStore(runsDir).artifactFile(run.id, 'plots/a.txt'), 'utf8')).toBe('hi');
     expect(() => run.logMetric('loss', 0, 2)).toThrow(/has ended/);
+    const r3 = t.startRun({ runName: 'limits' });
+    expect(() => r3.setTag('long', 'x'.repeat(8001))).toThrow(/tag 'long' is 8001 characters; MLflow allows at most 8000/);
+    expect(() => r3.logMetric('loss', '0.5' as unknown as number, 0)).toThrow(/metric 'loss' must be a number/);
+    expect(() => r3.logParams({ 'bad*key': 1 })).toThrow(/param name "bad\*key" has characters MLflow refuses/);
+    r3.logParams({ big: 'y'.repeat(6001) });
+    await r3.end();
+    const limited = new LocalStore(runsDir).readRun(r3.id);
+    expect(limited.run.params.big).toBe('artifact:params/big.txt (6001 chars)');
+    expect(readFileSync(new LocalStore(runsDir).artifactFile(r3.id, 'params/big.txt'), 'utf8')).toBe('y'.repeat(6001));
+    expect(limited.events.filter((e) => e.type === 'tags' || e.type === 'metrics')).toEqual([]); // refused calls wrote nothing
     expect((await t.findRuns({ status: 'FAILED' })).map((r) => r.runName)).toEqual(['r2']);
+    expect((await t.findRuns({})).length).toBe(3);
   });
 
   it('loses at most the line being written when the process is killed with SIGKILL', async () => {
