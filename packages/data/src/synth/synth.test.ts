@@ -217,6 +217,31 @@ describe('scenes and text', () => {
     for (const [k, [t, f]] of byTemplate) expect(Math.abs(t - f), `${k}: ${t} true / ${f} false`).toBeLessThanOrEqual(2);
   });
 
+  it('keeps a text-only NLVR² model (majority label per sentence, learnt on train) near chance', () => {
+    const gen = (tag: string, n: number) => {
+      const b = new AnswerBalancer();
+      return Array.from({ length: n }, (_, i) => {
+        const o = { imageSize: 128, objectsMin: 2, objectsMax: 4 };
+        const pair: [Scene, Scene] = [sampleScene(rngFor(tag, i, 0), o), sampleScene(rngFor(tag, i, 1), o)];
+        return statementFor(pair, NLVR2_TYPES[i % 4] as Nlvr2Type, b, rngFor(tag, 't', i))!;
+      });
+    };
+    const prior = new Map<string, [number, number]>();
+    for (const x of gen('train', 1200)) {
+      const c = prior.get(x.sentence) ?? [0, 0];
+      c[x.label ? 0 : 1]++;
+      prior.set(x.sentence, c);
+    }
+    const acc = new Map<string, [number, number]>();
+    for (const x of gen('test', 600)) {
+      const c = prior.get(x.sentence);
+      const r = acc.get(x.type) ?? [0, 0];
+      acc.set(x.type, [r[0] + ((c ? c[0] > c[1] : false) === x.label ? 1 : 0), r[1] + 1]);
+    }
+    // Measured at 2000/1000 pairs: comparison 0.51, existence 0.50, count 0.49, relation 0.51.
+    for (const [t, [ok, n]] of acc) expect(ok / n, `${t}: text-only accuracy`).toBeLessThan(0.6);
+  });
+
   it('states relations only outside the dead zone', () => {
     const sc = sampleScene(rngFor(9), { imageSize: 100, objectsMin: 2, objectsMax: 2 });
     const [a, b] = sc.objects as [any, any];
