@@ -23,20 +23,27 @@ export default async function setup(project: TestProject) {
     started.push(name);
     return stdout.trim().split('\n').pop()!;
   };
-  const [main, fault] = await Promise.all([
+  const settled = await Promise.allSettled([
     process.env.PIXEL_BERT_TEST_MLFLOW_URI || startServer('vitest'),
     startServer('vitest-fault', ['--data-dir', faultData]),
   ]);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    for (const name of started) await run(SERVER_SCRIPT, ['stop', '--name', name]).catch(() => {});
+    rmSync(faultData, { recursive: true, force: true });
+    throw new Error(`could not start the MLflow servers for the tracking tests: ${(failed as PromiseRejectedResult).reason}`);
+  }
+  const [main, fault] = settled.map((s) => (s as PromiseFulfilledResult<string>).value) as [string, string];
   project.provide('mlflowUri', main);
   // `start` reuses a server that is already up (PIXEL_BERT_TEST_KEEP_SERVERS=1 keeps them between runs), so read its data dir back.
   const stateRoot = process.env.PIXEL_BERT_MLFLOW_STATE_DIR ?? join(workspaceRoot(), '.cache', 'mlflow-server');
   const dataDir = readFileSync(join(stateRoot, 'vitest-fault', 'data'), 'utf8').trim();
+  if (dataDir !== faultData) rmSync(faultData, { recursive: true, force: true }); // a reused server keeps its own
   project.provide('faultServer', { uri: fault, name: 'vitest-fault', dataDir });
   return async () => {
     if (process.env.PIXEL_BERT_TEST_KEEP_SERVERS === '1') return;
     for (const name of started) await run(SERVER_SCRIPT, ['stop', '--name', name]).catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
-    if (dataDir !== faultData) rmSync(faultData, { recursive: true, force: true });
   };
 }
 
