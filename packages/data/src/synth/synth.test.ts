@@ -2,6 +2,9 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rngFor } from '../rng';
 import {
@@ -129,6 +132,25 @@ describe('generated world on disk', () => {
     const h1 = await hashTree(own);
     await generateWorld({ seed: 2, sizes: tiny, out: own });
     expect(await hashTree(own)).not.toBe(h1);
+  });
+});
+
+describe('data:synth CLI', () => {
+  it('writes the smoke world another process reproduces byte for byte, and rejects a bad seed', async () => {
+    const ws = resolve(import.meta.dirname, '../../../..');
+    const cli = (args: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/data/src/cli/synth.ts', ...args], { cwd: ws }).then(
+        (r) => ({ code: 0, out: r.stdout + r.stderr }),
+        (e: any) => ({ code: e.code as number, out: `${e.stdout}${e.stderr}` }),
+      );
+    const out = join(dir, 'cli-smoke');
+    const [ok, bad] = await Promise.all([cli(['--scale=smoke', '--seed=5', `--out=${out}`]), cli(['--scale=smoke', '--seed=-1'])]);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toContain(`to ${out}`);
+    const here = await generateWorld({ seed: 5, sizes: resolveSynthSizes('smoke', (await readJson(join(out, 'manifest.json'))).sizes), out: join(dir, 'in-process'), scale: 'smoke' });
+    expect(await hashTree(out)).toBe(await hashTree(here.out));
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--seed must be a non-negative integer/);
   });
 });
 
