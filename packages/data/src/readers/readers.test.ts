@@ -122,6 +122,18 @@ describe('Visual Genome', () => {
     writeFileSync(f, JSON.stringify([{ id: 5, regions: [{ region_id: 1, image_id: 5, phrase: 'a', x: 0, y: 0, width: 1, height: 1 }] }]));
     expect(thrown(() => readVisualGenome(f, fx('vg/image_data.json'))).message).toMatch(/\[0\]\.regions\[0\] \(item region 1\): image 5 is not in .*image_data\.json/);
   });
+
+  it('treats empty phrases and boxes outside the image as bad items', () => {
+    const dir = tempDir();
+    const f = join(dir, 'region_descriptions.json');
+    const r = (id: number, phrase: string, x: number) => ({ region_id: id, image_id: 1, phrase, x, y: 0, width: 10, height: 10 });
+    writeFileSync(f, JSON.stringify([{ id: 1, regions: [r(1, 'ok', 0), r(2, ' ', 0), r(3, 'off the edge', 900)] }]));
+    const msgs = thrown(() => readVisualGenome(f, fx('vg/image_data.json'))).problems.map((p) => `${p.path} ${p.message}`);
+    expect(msgs).toEqual(['[0].regions[1].phrase empty phrase', '[0].regions[2] box [900, 0, 10, 10] has no area inside the 800×600 image']);
+    const vg = readVisualGenome(f, fx('vg/image_data.json'), { maxBadFraction: 0.5 });
+    expect(vg.regions.map((x) => x.id)).toEqual([1]);
+    expect(vg.skipped).toHaveLength(2);
+  });
 });
 
 describe('VQA answer normalisation (official evaluation behaviour)', () => {
