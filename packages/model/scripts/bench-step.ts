@@ -8,7 +8,7 @@
 // prints and appends one JSON line to benchmarks/model.jsonl: median/min/max ms of
 //   forward     (training-mode forward + losses, no gradients),
 //   fwd+bwd     (tf.variableGrads over every trainable variable, CNN included),
-// after one warm-up step.
+// after one warm-up step, as wall time and as this process's CPU time.
 //
 //   npx tsx packages/model/scripts/bench-step.ts [--backends=wasm,cpu,tensorflow] [--steps=3] [--sampling=26]
 import { spawnSync } from 'node:child_process';
@@ -72,13 +72,20 @@ async function child(backend: string, steps: number, sampling: number): Promise<
     const targets = mlmTargetsFor(model, o, labels);
     return tf.add(mlmLoss(mlmLogits(model, o, targets), targets), itmLoss(itmLogits(model, o), matched)) as import('@tensorflow/tfjs').Scalar;
   };
+  // Wall time, and this process's CPU time (user+system): on a shared, loaded machine the CPU time
+  // is the steadier figure (a multi-threaded backend uses more CPU than wall time).
+  let lastCpu = 0;
   const time = (fn: () => void) => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     fn();
+    const c = process.cpuUsage(c0);
+    lastCpu = (c.user + c.system) / 1000;
     return performance.now() - t0;
   };
   const fwd: number[] = [];
   const fb: number[] = [];
+  const fbCpu: number[] = [];
   for (let s = 0; s <= steps; s++) {
     const f = time(() => tf.tidy(() => void loss(s).dataSync()));
     const g = time(() =>
@@ -91,8 +98,9 @@ async function child(backend: string, steps: number, sampling: number): Promise<
     if (s > 0) {
       fwd.push(f);
       fb.push(g);
+      fbCpu.push(lastCpu);
     }
-    console.error(`[bench-step] ${info.name} step ${s}${s === 0 ? ' (warm-up)' : ''}: forward ${f.toFixed(0)} ms, fwd+bwd ${g.toFixed(0)} ms`);
+    console.error(`[bench-step] ${info.name} step ${s}${s === 0 ? ' (warm-up)' : ''}: forward ${f.toFixed(0)} ms, fwd+bwd ${g.toFixed(0)} ms (cpu ${lastCpu.toFixed(0)} ms)`);
   }
   const stats = (a: number[]) => {
     const s = [...a].sort((x, y) => x - y);
@@ -107,6 +115,7 @@ async function child(backend: string, steps: number, sampling: number): Promise<
     steps,
     forward_ms: stats(fwd),
     forward_backward_ms: stats(fb),
+    forward_backward_cpu_ms: stats(fbCpu),
     host: { cpus: os.cpus().length, loadavg1: +os.loadavg()[0]!.toFixed(2), node: process.version },
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -137,8 +146,16 @@ async function main(): Promise<void> {
       continue;
     }
     fs.appendFileSync(out, `${line}\n`);
-    const o = JSON.parse(line) as { forward_ms: { median: number }; forward_backward_ms: { median: number; min: number; max: number } };
-    console.log(`${b}: forward ${o.forward_ms.median} ms, forward+backward ${o.forward_backward_ms.median} ms (min ${o.forward_backward_ms.min}, max ${o.forward_backward_ms.max})`);
+    const o = JSON.parse(line) as {
+      forward_ms: { median: number };
+      forward_backward_ms: { median: number; min: number; max: number };
+      forward_backward_cpu_ms: { median: number };
+      host: { loadavg1: number };
+    };
+    console.log(
+      `${b}: forward ${o.forward_ms.median} ms, forward+backward ${o.forward_backward_ms.median} ms wall ` +
+        `(min ${o.forward_backward_ms.min}, max ${o.forward_backward_ms.max}), ${o.forward_backward_cpu_ms.median} ms CPU; load average ${o.host.loadavg1}`,
+    );
   }
   console.log(`appended to ${path.relative(process.cwd(), out) || out}`);
   if (failed > 0) process.exit(1);

@@ -71,6 +71,9 @@ describe('PixelBert assembly', () => {
     for (const head of att) for (const row of head) row.forEach((p, j) => mask[1]![j] === 0 && expect(p).toBeLessThan(1e-6));
     const t2p = textToPixelAttention(out, 0);
     expect(t2p.shape).toEqual([2, 6, 64]);
+    // entry (b=1, token 2, pixel 9) is the head-mean of layer 0's probability at query 2, key 6+9
+    const a0 = out.attentions![0]!.arraySync()[1]!;
+    expect(t2p.arraySync()[1]![2]![9]!).toBeCloseTo((a0[0]![2]![15]! + a0[1]![2]![15]!) / 2, 6);
     expect(vqaLogits(model, out).shape).toEqual([2, 7]);
     expect(itmLogits(model, out).shape).toEqual([2, 2]);
     expect(nlvr2Logits(model, out).shape).toEqual([1, 2]);
