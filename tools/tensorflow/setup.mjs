@@ -292,9 +292,12 @@ function nodeGypBin() {
   }
   const prefix = path.dirname(path.dirname(process.execPath));
   cands.push(path.join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  const npmRoot = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' });
-  if (npmRoot.status === 0) cands.push(path.join(npmRoot.stdout.trim(), 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  const found = cands.find((c) => fs.existsSync(c));
+  let found = cands.find((c) => fs.existsSync(c));
+  if (!found) {
+    const npmRoot = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' });
+    if (npmRoot.status === 0) cands.push(path.join(npmRoot.stdout.trim(), 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+    found = cands.find((c) => fs.existsSync(c));
+  }
   if (!found) throw new SetupError(`node-gyp not found (looked in: ${cands.join(', ')}); it ships with npm`);
   return found;
 }
@@ -398,6 +401,23 @@ function setUp(variant, { force, cache, logDir }) {
   }
 }
 
+/**
+ * The addon registers its backend with the @tensorflow/tfjs-core that tfjs-node resolves; the model
+ * package must resolve the same file, or its tfjs never sees the `tensorflow` backend.
+ */
+function warnIfTwoTfjsCores(pkgName) {
+  try {
+    const fromModel = createRequire(path.join(ROOT, 'packages', 'model', 'package.json')).resolve('@tensorflow/tfjs-core');
+    const fromPkg = createRequire(path.join(packageDir(pkgName), 'package.json')).resolve('@tensorflow/tfjs-core');
+    if (fromModel !== fromPkg) {
+      log(`WARNING: two copies of @tensorflow/tfjs-core (${fromModel} and ${fromPkg}): the model package ` +
+        'will not see the tensorflow backend; align the @tensorflow/* versions and run `npm dedupe`');
+    }
+  } catch (err) {
+    log(`WARNING: could not check for duplicate @tensorflow/tfjs-core: ${err.message}`);
+  }
+}
+
 function gpuNote(res) {
   if (res.usingGpu) return null;
   const driver = fs.existsSync('/proc/driver/nvidia/version') || fs.existsSync('/dev/nvidiactl');
@@ -453,11 +473,14 @@ export async function main(argv) {
         if (note) log(note);
       }
       log(`${how} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      warnIfTwoTfjsCores(WHEELS[variant].package);
       log(`backend for this machine: ${describe(out.res, out.source)}`);
       return 0;
     } catch (err) {
-      if (!(err instanceof SetupError)) throw err;
-      failures.push(`${WHEELS[variant].package}: ${err.message}`);
+      // A SetupError is an expected, explained failure; anything else (e.g. EACCES on the cache,
+      // ENOSPC while extracting) is reported with its stack but handled the same way.
+      const msg = err instanceof SetupError ? err.message : `unexpected ${err?.stack ?? err}`;
+      failures.push(`${WHEELS[variant].package}: ${msg}`);
       if (variant === 'gpu') log(`GPU route failed, trying the CPU route: ${err.message}`);
     }
   }
