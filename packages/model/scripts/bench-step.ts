@@ -10,7 +10,8 @@
 //   fwd+bwd     (tf.variableGrads over every trainable variable, CNN included),
 // after one warm-up step, as wall time and as this process's CPU time.
 //
-//   npx tsx packages/model/scripts/bench-step.ts [--backends=wasm,cpu,tensorflow] [--steps=3] [--sampling=26]
+//   npx tsx packages/model/scripts/bench-step.ts [--backends=wasm,cpu,tensorflow] [--steps=3] [--sampling=26] [--warmup=1]
+// (the cpu backend is slow — minutes per step — so run it alone with e.g. --steps=1 --warmup=0)
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,7 +27,7 @@ function flag(name: string, fallback: string): string {
   return a ? a.slice(name.length + 3) : fallback;
 }
 
-async function child(backend: string, steps: number, sampling: number): Promise<void> {
+async function child(backend: string, steps: number, sampling: number, warmup: number): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/backend/init');
   const { createPixelBert, pixelBertForward, mlmLogits, mlmTargetsFor, itmLogits, parameterGroups } = await import('../src/pixelbert');
@@ -86,7 +87,7 @@ async function child(backend: string, steps: number, sampling: number): Promise<
   const fwd: number[] = [];
   const fb: number[] = [];
   const fbCpu: number[] = [];
-  for (let s = 0; s <= steps; s++) {
+  for (let s = 1 - warmup; s <= steps; s++) {
     const f = time(() => tf.tidy(() => void loss(s).dataSync()));
     const g = time(() =>
       tf.tidy(() => {
@@ -100,7 +101,7 @@ async function child(backend: string, steps: number, sampling: number): Promise<
       fb.push(g);
       fbCpu.push(lastCpu);
     }
-    console.error(`[bench-step] ${info.name} step ${s}${s === 0 ? ' (warm-up)' : ''}: forward ${f.toFixed(0)} ms, fwd+bwd ${g.toFixed(0)} ms (cpu ${lastCpu.toFixed(0)} ms)`);
+    console.error(`[bench-step] ${info.name} step ${s}${s <= 0 ? ' (warm-up)' : ''}: forward ${f.toFixed(0)} ms, fwd+bwd ${g.toFixed(0)} ms (cpu ${lastCpu.toFixed(0)} ms)`);
   }
   const stats = (a: number[]) => {
     const s = [...a].sort((x, y) => x - y);
@@ -113,6 +114,7 @@ async function child(backend: string, steps: number, sampling: number): Promise<
     ...(info.provider ? { provider: info.provider } : {}),
     shape: { batch: B, image: 128, backbone: 'resnet-small', encoder: '4x128x4', ffn: 512, tokens: T, vocab: V, pixelsKept: sampling > 0 ? sampling : 64 },
     steps,
+    warmup,
     forward_ms: stats(fwd),
     forward_backward_ms: stats(fb),
     forward_backward_cpu_ms: stats(fbCpu),
@@ -126,15 +128,17 @@ async function main(): Promise<void> {
   const sampling = Number(flag('sampling', '26'));
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${flag('steps', '')}`);
   if (!Number.isInteger(sampling) || sampling < 0) throw new Error(`--sampling must be an integer ≥ 0, got ${flag('sampling', '')}`);
+  const warmup = Number(flag('warmup', '1'));
+  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup must be an integer ≥ 0, got ${flag('warmup', '')}`);
   const childBackend = flag('child', '');
-  if (childBackend) return child(childBackend, steps, sampling);
+  if (childBackend) return child(childBackend, steps, sampling, warmup);
 
   const backends = flag('backends', 'wasm,cpu,tensorflow').split(',').filter(Boolean);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   let failed = 0;
   for (const b of backends) {
-    console.error(`[bench-step] ${b}: running ${steps} step(s) after a warm-up …`);
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--child=${b}`, `--steps=${steps}`, `--sampling=${sampling}`], {
+    console.error(`[bench-step] ${b}: running ${steps} step(s) after ${warmup} warm-up step(s) …`);
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), `--child=${b}`, `--steps=${steps}`, `--sampling=${sampling}`, `--warmup=${warmup}`], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, TFJS_BACKEND: '' },

@@ -132,6 +132,7 @@ describe('PixelBert assembly', () => {
     expect(run(images, tokenIds, tokenMask, smallMask)).toThrow(/imageMask: expected shape \[2, 64, 64\]/);
     expect(run(tiny, tokenIds, tokenMask)).toThrow(/too small for backbone resnet-smoke/);
     expect(() => pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true })).toThrow(/options\.step is required when training/);
+    expect(() => pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, step: 0, pixelSampling: { count: 0 } })).toThrow(/pixelSampling\.count must be a positive integer/);
     expect(backboneCalls).toBe(0);
     expect(tf.memory().numTensors).toBe(n); // the failed calls allocated nothing
   });
@@ -169,9 +170,9 @@ describe('PixelBert assembly', () => {
     const { images, imageMask, tokenIds, tokenMask } = batch(16);
     const running = model.params.get('backbone.bn1.running_mean')!;
     const before = [...running.dataSync()];
-    tf.tidy(() => pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, step: 0, backboneTraining: false }));
+    tf.tidy(() => void pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, step: 0, backboneTraining: false }));
     expect([...running.dataSync()]).toEqual(before);
-    tf.tidy(() => pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, step: 0 }));
+    tf.tidy(() => void pixelBertForward(model!, images, imageMask, tokenIds, tokenMask, { training: true, step: 0 }));
     expect([...running.dataSync()]).not.toEqual(before);
   });
 

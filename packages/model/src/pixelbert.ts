@@ -187,6 +187,10 @@ export function pixelBertForward(
   if (training && opts.step === undefined) {
     throw new Error('pixelBertForward: options.step is required when training (dropout masks and pixel samples are drawn from (seed, step))');
   }
+  const count = opts.pixelSampling?.count;
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1)) {
+    throw new Error(`pixelBertForward: pixelSampling.count must be a positive integer (paper: 100), got ${count}`);
+  }
   const ctx = forwardContext(training, model.config.dropout, seed, step);
   const [B, H, W] = images.shape;
   const T = tokenIds.shape[1];
