@@ -1,6 +1,6 @@
 """Independent reader: what does the official MLflow client see of a run the TypeScript client wrote?
 
-    python3 packages/tracking/py/check_run.py --uri http://127.0.0.1:5000 --run-id <server run id>
+    $(tools/mlflow-server python) packages/tracking/py/check_run.py --uri http://127.0.0.1:5000 --run-id <server run id>
 
 Prints one JSON object: run info, params, tags, every metric's full history (get_metric_history),
 artifacts with their sha256 (downloaded through the server), dataset inputs, and how many runs of

@@ -21,7 +21,11 @@ export const LIMITS = {
 const NAME_RE = /^[/\p{L}\p{N}_.\- :]*$/u;
 
 /** Throws a TrackingInputError naming the key and what MLflow accepts, exactly as the server would refuse it. */
+// Names already found valid: a training loop logs the same few keys every step.
+const validNames = new Set<string>();
+
 export function checkName(kind: 'param' | 'metric' | 'tag' | 'artifact', name: unknown, where: string): string {
+  if (typeof name === 'string' && validNames.has(name)) return name;
   if (typeof name !== 'string' || name.length === 0) {
     throw new TrackingInputError(`${where}: ${kind} name must be a non-empty string, got ${JSON.stringify(name)}`);
   }
@@ -43,6 +47,7 @@ export function checkName(kind: 'param' | 'metric' | 'tag' | 'artifact', name: u
       `${where}: ${kind} name ${JSON.stringify(name)} is not a clean relative path (no leading/trailing '/', no '//', '.' or '..' parts)`,
     );
   }
+  if (validNames.size < 100_000) validNames.add(name);
   return name;
 }
 

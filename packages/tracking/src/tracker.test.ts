@@ -198,7 +198,7 @@ describe('process events: a clean shutdown never leaves a run RUNNING', () => {
     { mode: 'throw', signal: null, code: 1, status: 'FAILED' },
     { mode: 'no-end', signal: null, code: 0, status: 'FINISHED' },
   ];
-  it.each(cases)('$mode $signal → exit $code, run $status locally and in the server', async ({ mode, signal, code, status }) => {
+  it.concurrent.each(cases)('$mode $signal → exit $code, run $status locally and in the server', async ({ mode, signal, code, status }) => {
     const runsDir = tmpRuns(`proc-${mode}`);
     const experiment = unique(`proc-${mode}`);
     const p = child(mode, runsDir, experiment);

@@ -77,6 +77,27 @@ describe('MlflowClient against the real server (faults injected by a proxy in fr
     expect(err.message).toMatch(new RegExp(`MLflow server at http://127.0.0.1:${port} is unreachable .*ECONNREFUSED`));
   });
 
+  it('searches with a filter, order_by and paging', async () => {
+    const client = new MlflowClient(uri, { env: {} });
+    const exp = await client.getOrCreateExperiment(`client-search-${Date.now()}-${Math.random()}`);
+    for (let i = 0; i < 3; i++) {
+      await client.createRun({ experimentId: exp, runName: `r${i}`, startTime: 1000 + i, tags: [{ key: 'pixelbert.row', value: i < 2 ? '4' : '5' }] });
+    }
+    await client.createRun({ experimentId: exp, runName: 'r3', startTime: 2000, tags: [{ key: 'pixelbert.row', value: '4' }] });
+    const page1 = await client.searchRuns({ experimentIds: [exp], filter: "tags.`pixelbert.row` = '4'", orderBy: ['attributes.start_time DESC'], maxResults: 2 });
+    expect(page1.runs.map((r) => r.info.runName)).toEqual(['r3', 'r1']);
+    expect(page1.nextPageToken).toBeTruthy();
+    const page2 = await client.searchRuns({ experimentIds: [exp], filter: "tags.`pixelbert.row` = '4'", orderBy: ['attributes.start_time DESC'], maxResults: 2, pageToken: page1.nextPageToken! });
+    expect(page2.runs.map((r) => r.info.runName)).toEqual(['r0']);
+    const all = await client.searchAllRuns({ experimentIds: [exp], orderBy: ['attributes.start_time ASC'] });
+    expect(all.map((r) => r.info.runName)).toEqual(['r0', 'r1', 'r2', 'r3']);
+    await client.updateRun(all[0]!.info.runId, 'FINISHED', 5000);
+    await client.setTag(all[0]!.info.runId, 'note', 'done');
+    const got = await client.getRun(all[0]!.info.runId);
+    expect(got.info).toMatchObject({ status: 'FINISHED', endTime: 5000, startTime: 1000 });
+    expect(got.tags.note).toBe('done');
+  });
+
   it('uploads, lists and downloads artifacts through the mlflow-artifacts proxy, and logs dataset inputs', async () => {
     const client = new MlflowClient(uri, { env: {} });
     const run = await freshRun(client, 'artifacts');

@@ -29,8 +29,16 @@ export interface PyRunView {
   copies_by_local_id: number | null;
 }
 
+let python: Promise<string> | null = null;
+
+/** The Python that tools/mlflow-server installed the pinned mlflow into. */
+export function mlflowPython(): Promise<string> {
+  python ??= serverCommand(['python']).then((out) => out.split('\n').pop()!);
+  return python;
+}
+
 export async function readWithPython(uri: string, runId: string): Promise<PyRunView> {
-  const py = process.env.MLFLOW_PYTHON ?? 'python3';
+  const py = await mlflowPython();
   const { stdout } = await run(py, [CHECK_RUN_PY, '--uri', uri, '--run-id', runId], { maxBuffer: 256 << 20 });
   return JSON.parse(stdout);
 }
