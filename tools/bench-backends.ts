@@ -52,6 +52,8 @@ interface ChildResult {
   matmulMs: number;
   stepMsMedian: number;
   stepMsAll: number[];
+  /** Process CPU time (user+system, all threads) per timed step: less sensitive to a busy machine. */
+  stepCpuMsMedian: number;
   samplesPerSec: number;
   finalLoss: number;
   params: number;
@@ -206,6 +208,7 @@ async function child(backend: Bench, steps: number): Promise<ChildResult> {
   const opt = tf.train.adam(1e-4);
   const vars = Object.values(p);
   const stepTimes: number[] = [];
+  const cpuTimes: number[] = [];
   let finalLoss = NaN;
   const total = steps + 2; // two warm-up steps: graph/kernels set up, Adam slots allocated
   for (let s = 0; s < total; s++) {
@@ -215,12 +218,17 @@ async function child(backend: Bench, steps: number): Promise<ChildResult> {
       itm: tf.randomUniform([B, 1], 0, 2, 'int32', 300 + s).cast('float32') as tf.Tensor2D,
     }));
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const loss = opt.minimize(lossFn(p, batch.images, batch.ids, batch.itm), true, vars);
     finalLoss = (await loss!.data())[0] ?? NaN; // reading the loss waits for the step to finish
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
     loss!.dispose();
     tf.dispose(batch);
-    if (s >= 2) stepTimes.push(ms);
+    if (s >= 2) {
+      stepTimes.push(ms);
+      cpuTimes.push((cpu.user + cpu.system) / 1000);
+    }
     process.stderr.write(`  ${backend}: step ${s + 1}/${total} ${ms.toFixed(0)} ms${s < 2 ? ' (warm-up)' : ''}\n`);
   }
   if (!Number.isFinite(finalLoss)) throw new Error(`${backend}: the loss is not finite (${finalLoss})`);
@@ -232,6 +240,7 @@ async function child(backend: Bench, steps: number): Promise<ChildResult> {
     matmulMs: mm.ms,
     stepMsMedian,
     stepMsAll: stepTimes.map((t) => Math.round(t)),
+    stepCpuMsMedian: median(cpuTimes),
     samplesPerSec: B / (stepMsMedian / 1000),
     finalLoss,
     params,
@@ -256,6 +265,16 @@ function runChild(backend: Bench, steps: number): ChildResult | { backend: Bench
   return { backend, error: `${why}${line ? `: ${line}` : ''}` };
 }
 
+/** The code measured: HEAD plus whether packages/model (whose wasm kernels the step uses) had uncommitted edits. */
+function gitState(): { gitHead?: string; modelUncommitted?: string[] } {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return {};
+  const dirty = git('status', '--porcelain', '--', 'packages/model/src');
+  const files = (dirty.stdout ?? '').split('\n').filter(Boolean).map((l) => l.slice(3));
+  return { gitHead: head.stdout.trim(), modelUncommitted: files };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.child) {
@@ -272,6 +291,7 @@ async function main(): Promise<void> {
 
   const cpus = os.cpus();
   const machine = {
+    ...gitState(),
     host: os.hostname(),
     cpu: cpus[0]?.model.trim() ?? 'unknown',
     cores: cpus.length,
@@ -300,7 +320,7 @@ async function main(): Promise<void> {
     } else {
       console.log(
         `  ${backend}${res.provider ? ` (${res.provider})` : ''}: train step ${res.stepMsMedian.toFixed(0)} ms = ` +
-          `${res.samplesPerSec.toFixed(1)} samples/s; matmul ${MATMUL_N}² ${res.matmulGflops.toFixed(1)} GFLOP/s`,
+          `${res.samplesPerSec.toFixed(1)} samples/s (CPU time ${res.stepCpuMsMedian.toFixed(0)} ms/step); matmul ${MATMUL_N}² ${res.matmulGflops.toFixed(1)} GFLOP/s`,
       );
     }
   }
