@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ describe('journal', () => {
     const lines = readFileSync(file, 'utf8').split('\n');
     writeFileSync(file, [lines[0], 'garbage', lines[1], ''].join('\n'));
     expect(() => readJournal(file)).toThrow(new RegExp(`${file}:2: not a JSON journal line`));
+    rmSync(dir, { recursive: true });
   });
 
   it('keeps every params/metrics/tags/artifact event of a local run and answers queries from it', async () => {
@@ -62,6 +63,7 @@ describe('journal', () => {
     expect(limited.events.filter((e) => e.type === 'tags' || e.type === 'metrics')).toEqual([]); // refused calls wrote nothing
     expect((await t.findRuns({ status: 'FAILED' })).map((r) => r.runName)).toEqual(['r2']);
     expect((await t.findRuns({})).length).toBe(3);
+    rmSync(runsDir, { recursive: true });
   });
 
   it('loses at most the line being written when the process is killed with SIGKILL', async () => {
@@ -88,5 +90,6 @@ describe('journal', () => {
     expect(steps.length).toBeGreaterThan(2000);
     expect(steps).toEqual(steps.map((_, i) => i)); // contiguous: nothing before the last line is missing
     expect(rec.run.status).toBe('RUNNING'); // no clean shutdown happened, so nothing pretends one did
+    rmSync(runsDir, { recursive: true });
   });
 });
