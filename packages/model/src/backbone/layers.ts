@@ -28,15 +28,17 @@ export function createConv(
   kernel: number,
   stride: number,
   groups = 1,
+  randomInit = true,
 ): Conv {
   if (inChannels % groups !== 0 || outChannels % groups !== 0) {
     throw new Error(`${scope.fullName(name)}: channels ${inChannels}→${outChannels} do not divide into ${groups} groups`);
   }
   // torchvision: kaiming_normal_(mode='fan_out', nonlinearity='relu'), fan_out = out·kh·kw.
-  const weight = scope.variable(`${name}.weight`, [kernel, kernel, inChannels / groups, outChannels], {
-    kind: 'heNormal',
-    fanIn: outChannels * kernel * kernel,
-  });
+  const weight = scope.variable(
+    `${name}.weight`,
+    [kernel, kernel, inChannels / groups, outChannels],
+    randomInit ? { kind: 'heNormal', fanIn: outChannels * kernel * kernel } : { kind: 'zeros' },
+  );
   return { weight, stride, pad: Math.floor(kernel / 2), groups, inChannels, outChannels, kernel };
 }
 

@@ -27,6 +27,12 @@ export interface BackboneOptions {
    * layer1…layer(k−1) (Detectron's FREEZE_AT convention). Their batch-norms use running stats.
    */
   frozenStages?: number;
+  /**
+   * 'random' (default): torchvision's initialisation. 'zeros': skip drawing random conv weights,
+   * for a model whose weights are imported or loaded right after (drawing ResNeXt-152's 120 M
+   * normals takes 20–30 s on CPU) and for shape-only checks.
+   */
+  init?: 'random' | 'zeros';
 }
 
 interface Block {
@@ -73,7 +79,8 @@ export class Backbone {
       throw new Error(`frozenStages must be an integer in 0..${c.layers.length + 1}, got ${opts.frozenStages}`);
     }
 
-    this.conv1 = createConv(scope, 'conv1', 3, c.stemWidth, 7, 2);
+    const rnd = (opts.init ?? 'random') === 'random';
+    this.conv1 = createConv(scope, 'conv1', 3, c.stemWidth, 7, 2, 1, rnd);
     this.bn1 = createBatchNorm(scope, 'bn1', c.stemWidth);
     const exp = expansion(c.block);
     let inplanes = c.stemWidth;
@@ -87,9 +94,9 @@ export class Backbone {
         const block: Block =
           c.block === 'basic'
             ? {
-                conv1: createConv(s, 'conv1', inplanes, planes, 3, stride),
+                conv1: createConv(s, 'conv1', inplanes, planes, 3, stride, 1, rnd),
                 bn1: createBatchNorm(s, 'bn1', planes),
-                conv2: createConv(s, 'conv2', planes, planes, 3, 1),
+                conv2: createConv(s, 'conv2', planes, planes, 3, 1, 1, rnd),
                 bn2: createBatchNorm(s, 'bn2', planes),
                 stage: si + 1,
               }
@@ -97,18 +104,18 @@ export class Backbone {
                 // torchvision (v1.5) puts the stride on the 3×3 conv.
                 const width = bottleneckWidth(c, planes);
                 return {
-                  conv1: createConv(s, 'conv1', inplanes, width, 1, 1),
+                  conv1: createConv(s, 'conv1', inplanes, width, 1, 1, 1, rnd),
                   bn1: createBatchNorm(s, 'bn1', width),
-                  conv2: createConv(s, 'conv2', width, width, 3, stride, c.groups),
+                  conv2: createConv(s, 'conv2', width, width, 3, stride, c.groups, rnd),
                   bn2: createBatchNorm(s, 'bn2', width),
-                  conv3: createConv(s, 'conv3', width, out, 1, 1),
+                  conv3: createConv(s, 'conv3', width, out, 1, 1, 1, rnd),
                   bn3: createBatchNorm(s, 'bn3', out),
                   stage: si + 1,
                 };
               })();
         if (stride !== 1 || inplanes !== out) {
           const ds = s.child('downsample');
-          block.downsample = { conv: createConv(ds, '0', inplanes, out, 1, stride), bn: createBatchNorm(ds, '1', out) };
+          block.downsample = { conv: createConv(ds, '0', inplanes, out, 1, stride, 1, rnd), bn: createBatchNorm(ds, '1', out) };
         }
         this.blocks.push(block);
         inplanes = out;

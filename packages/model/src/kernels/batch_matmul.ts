@@ -11,6 +11,12 @@ import { Ctx } from './call';
  * transposes are materialised (a memory copy, cheap next to the product), a batch against a
  * shared right operand becomes one tall 2-D product, and other batches are split into 2-D products.
  */
+/**
+ * Per-item multiply-adds from which splitting a batch into 2-D XNNPACK products pays off
+ * (8 items of 256³ = 16.8 M: 155 ms split vs 630 ms looped; 104·32·104 = 0.35 M: loop wins).
+ */
+export const SPLIT_MIN_MACS = 1 << 21;
+
 export function makeFastMatMul(original: KernelFunc, fused: boolean): KernelFunc {
   return (args) => {
     const backend = args.backend as KernelBackend;
@@ -26,7 +32,7 @@ export function makeFastMatMul(original: KernelFunc, fused: boolean): KernelFunc
         if (fused && preluActivationWeights) inputs['preluActivationWeights'] = preluActivationWeights;
         const r = original({ inputs, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
         return r as TensorInfo;
-      }, fused && preluActivationWeights !== undefined);
+      }, fused && preluActivationWeights !== undefined, fused && bias !== undefined);
       return out;
     } finally {
       ctx.freeAll();
@@ -41,6 +47,7 @@ function fastMatMul(
   attrs: { transposeA: boolean; transposeB: boolean },
   product: (a3: TensorInfo, b3: TensorInfo) => TensorInfo,
   noSplit: boolean,
+  fusedBias: boolean,
 ): TensorInfo {
   const { transposeA, transposeB } = attrs;
   const ra = a.shape.length;
@@ -70,7 +77,12 @@ function fastMatMul(
   if (batchB === 1) {
     // Every batch of A against one B: a single (batchA·m × k)·(k × n) product.
     out = ctx.track(product(ctx.reshape(a3, [1, batchA * m, k]), b3));
-  } else if (batch === 1 || noSplit) {
+  } else if (batch === 1 || noSplit || (!fusedBias && m * k * n < SPLIT_MIN_MACS)) {
+    // Small per-item products (attention's T×dh·dh×T): each XNNPACK call creates an operator and
+    // packs its right operand, which costs more than the generic loop saves (measured: 128 items
+    // of 104×32·32×104 take 880 ms split vs 180 ms in the loop). Keep them batched — except with
+    // a fused bias: wasm's batched loop adds the bias at the wrong positions after the first
+    // item (tfjs 4.22; kernels.test.ts checks it), so fused products are always split.
     out = ctx.track(product(a3, b3));
   } else {
     const parts: TensorInfo[] = [];

@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 
+/** Attributes shared by tfjs's conv2d gradient kernels. */
+export type ConvGradAttrs = NamedAttrMap & {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
+
 /**
  * Kernels registered by this package are composed from kernels the backend already has.
  * A kernel function receives TensorInfos (not Tensors), runs outside the gradient tape and

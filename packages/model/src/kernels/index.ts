@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc } from '@tensorflow/tfjs';
 import { makeFastMatMul } from './batch_matmul';
-import { conv2DBackpropFilter } from './conv2d_backprop_filter';
+import { conv2DBackpropFilter, setBackpropFilterMethod } from './conv2d_backprop_filter';
+import { makeConv2DBackpropInput } from './conv2d_backprop_input';
 import { unsortedSegmentSumCpu, unsortedSegmentSumWasm } from './unsorted_segment_sum';
 
-export { conv2DBackpropFilter, makeFastMatMul, unsortedSegmentSumCpu, unsortedSegmentSumWasm };
+export { conv2DBackpropFilter, setBackpropFilterMethod, makeConv2DBackpropInput, makeFastMatMul, unsortedSegmentSumCpu, unsortedSegmentSumWasm };
 
 const done = new Set<string>();
 
@@ -12,18 +13,22 @@ const done = new Set<string>();
 export interface ExtraKernelOptions {
   /** Replace wasm's BatchMatMul/_FusedMatMul with the XNNPACK-friendly wrapper (default true). */
   fastMatMul?: boolean;
+  /** Replace wasm's scalar-loop Conv2DBackpropInput with one XNNPACK convolution (default true). */
+  fastConvBackpropInput?: boolean;
 }
 
 const originals = new Map<string, KernelFunc>();
 
 /**
  * Registers on `backend` the kernels this project adds or replaces. Idempotent per backend.
- * wasm: Conv2DBackpropFilter, UnsortedSegmentSum (missing: tfjs #8474, #8082) and the fast matmul;
+ * wasm: Conv2DBackpropFilter, UnsortedSegmentSum (missing: tfjs #8474, #8082), the fast matmul
+ * and a conv input gradient on XNNPACK;
  * cpu: a linear-time UnsortedSegmentSum. The tensorflow backend has everything natively.
  */
 export function registerExtraKernels(backend: string, opts: ExtraKernelOptions = {}): void {
   const fast = opts.fastMatMul ?? true;
-  const key = `${backend}:${fast}`;
+  const fastDx = opts.fastConvBackpropInput ?? true;
+  const key = `${backend}:${fast}:${fastDx}`;
   if (done.has(key)) return;
   if (backend === 'wasm') {
     replaceKernel('Conv2DBackpropFilter', 'wasm', conv2DBackpropFilter);
@@ -32,6 +37,8 @@ export function registerExtraKernels(backend: string, opts: ExtraKernelOptions =
       const original = originalKernel(name, 'wasm');
       replaceKernel(name, 'wasm', fast ? makeFastMatMul(original, fused) : original);
     }
+    const dx = originalKernel('Conv2DBackpropInput', 'wasm');
+    replaceKernel('Conv2DBackpropInput', 'wasm', fastDx ? makeConv2DBackpropInput(dx) : dx);
   } else if (backend === 'cpu') {
     replaceKernel('UnsortedSegmentSum', 'cpu', unsortedSegmentSumCpu);
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/index';
+import { setBackpropFilterMethod } from './index';
 
 /**
  * The kernels registered on wasm must give the gradients tfjs's cpu backend gives (its own
@@ -49,7 +50,9 @@ const convCases: ConvCase[] = [
   { k: [4, 4], stride: 2, pad: 'same', h: 10, w: 10 },
 ];
 
-describe('Conv2DBackpropFilter on wasm matches cpu', () => {
+describe.each(['dilatedConv', 'taps'] as const)('Conv2DBackpropFilter on wasm (%s) matches cpu', (method) => {
+  beforeAll(() => setBackpropFilterMethod(method));
+  afterAll(() => setBackpropFilterMethod('auto'));
   for (const c of convCases) {
     it(`kernel ${c.k.join('x')} stride ${String(c.stride)} pad ${String(c.pad)} on ${c.h}x${c.w}`, async () => {
       const xShape = [2, c.h, c.w, 3];
@@ -84,6 +87,8 @@ describe('BatchMatMul on wasm (fast path wrapper) matches cpu', () => {
     { a: [7, 5], b: [3, 7], ta: true, tb: true },
     { a: [4, 5, 7], b: [4, 7, 3], ta: false, tb: false },
     { a: [2, 3, 7, 5], b: [2, 3, 3, 7], ta: true, tb: true },
+    // Large enough per item (130·128·130 > SPLIT_MIN_MACS) to take the split-into-2-D path.
+    { a: [2, 128, 130], b: [2, 130, 128], ta: true, tb: true },
   ];
   // Broadcast batches: tfjs-core's BatchMatMul gradient does not reduce broadcast dimensions
   // (on any backend), so these check the forward product only.
