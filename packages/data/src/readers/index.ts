@@ -5,6 +5,7 @@ export type { CocoCaptions, CocoCaptionItem, CocoImageInfo, ReadOptions } from '
 export { readKarpathy, karpathySplit, KARPATHY_SPLITS } from './karpathy';
 export type { KarpathyDataset, KarpathyImage, KarpathySplit } from './karpathy';
 export { readVisualGenome } from './vg';
+export { forEachJsonArrayItem } from './json-stream';
 export type { VisualGenome, VgImage, VgRegion } from './vg';
 export { readVqa, buildAnswerVocab, vqaAnswerScore, vqaSoftTarget, cocoImageFileName, VQA_ANSWERS_PER_QUESTION } from './vqa';
 export type { VqaDataset, VqaQuestion, VqaReadOptions, AnswerVocab, SoftScoreMode } from './vqa';

@@ -63,9 +63,14 @@ function lineCol(text: string, offset: number): { line: number; column: number }
   return { line, column: offset - last };
 }
 
-export function readText(file: string, what: string): string {
+/** Throws a DataError naming the file when it is missing or a directory. */
+export function checkFile(file: string, what: string): void {
   if (!existsSync(file)) throw new DataError({ file, message: `${what} not found (expected a file here)` });
   if (statSync(file).isDirectory()) throw new DataError({ file, message: `${what}: expected a file, found a directory` });
+}
+
+export function readText(file: string, what: string): string {
+  checkFile(file, what);
   return readFileSync(file, 'utf8');
 }
 

@@ -6,6 +6,7 @@ import {
   buildAnswerVocab, DataError, jsonErrorOffset, karpathySplit, normalizeVqaAnswer, readCocoCaptions, readKarpathy, readNlvr2,
   readVisualGenome, readVqa, vqaAnswerScore, vqaSoftTarget,
 } from './index';
+import { forEachJsonArrayItem } from './json-stream';
 
 const FIX = join(import.meta.dirname, '../../fixtures');
 const fx = (...p: string[]) => join(FIX, ...p);
@@ -264,5 +265,33 @@ describe('JSON syntax error location', () => {
   });
   it('finds no error in valid JSON', () => {
     expect(jsonErrorOffset('{"a": [1, -2.5e3, "\\u00e9", true, null, {}]}')).toBe(-1);
+  });
+});
+
+describe('streaming a top-level JSON array', () => {
+  const collect = (text: string, chunk: number) => {
+    const dir = tempDir();
+    const f = join(dir, 'a.json');
+    writeFileSync(f, text);
+    const got: unknown[] = [];
+    forEachJsonArrayItem(f, 'test array', (v, i) => got.push([i, v]), chunk);
+    return got;
+  };
+
+  it('yields each element, whatever the chunk boundaries', () => {
+    const value = [{ a: 'x,]}"\\' }, [1, [2, { b: null }]], 'str"ing', 3.5, true, { regions: [{ phrase: 'a, b] c' }] }];
+    const text = JSON.stringify(value, null, 1);
+    const want = value.map((v, i) => [i, v]);
+    for (const chunk of [1, 2, 3, 7, 64, 1 << 20]) expect(collect(text, chunk), `chunk ${chunk}`).toEqual(want);
+    expect(collect('[]', 4)).toEqual([]);
+    expect(collect(' [ 1 ] \n', 2)).toEqual([[0, 1]]);
+  });
+
+  it('names the element and line of a syntax error', () => {
+    const e = thrown(() => collect('[\n {"a": 1},\n {"a": 2,},\n {"a": 3}\n]', 5));
+    expect(e.problems[0]).toMatchObject({ path: '[1]', line: 3 });
+    expect(thrown(() => collect('{"a": 1}', 5)).message).toMatch(/expected a top-level array/);
+    expect(thrown(() => collect('[1, 2', 5)).message).toMatch(/ends before the closing \]/);
+    expect(thrown(() => collect('[1] 2', 5)).message).toMatch(/content after the closing \]/);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DataError, FileIndex, isProblems, ProblemLog, readJson, validate } from './problems';
+import { forEachJsonArrayItem } from './json-stream';
+import { FileIndex, isProblems, ProblemLog, validate } from './problems';
 import type { Problem } from './problems';
 import type { ReadOptions } from './coco';
 
@@ -57,13 +58,15 @@ function relPathFromUrl(url: string | undefined, id: number): string {
 
 /** Read Visual Genome `region_descriptions.json` with its `image_data.json`. */
 export function readVisualGenome(regionsFile: string, imageDataFile: string, opts: ReadOptions = {}): VisualGenome {
-  const imgRaw = readJson(imageDataFile, 'Visual Genome image_data.json');
-  const imgList = validate(z.array(z.unknown()), imgRaw, imageDataFile);
-  if (isProblems(imgList)) throw new DataError(imgList);
   const log = new ProblemLog(`Visual Genome ${regionsFile}`, opts.maxBadFraction ?? 0);
   const index = opts.imageDir ? new FileIndex(opts.imageDir) : undefined;
   const images = new Map<number, VgImage>();
-  imgList.forEach((raw, i) => {
+  let total = 0;
+  let clippedBoxes = 0;
+  // Both files are top-level arrays, read element by element (region_descriptions.json is
+  // larger than the longest string V8 can hold).
+  forEachJsonArrayItem(imageDataFile, 'Visual Genome image_data.json', (raw, i) => {
+    total++;
     const d = validate(ImageData, raw, imageDataFile, [i]);
     if (isProblems(d)) return log.add(d);
     const id = (d.image_id ?? d.id)!;
@@ -74,13 +77,10 @@ export function readVisualGenome(regionsFile: string, imageDataFile: string, opt
     images.set(id, { id, width: d.width, height: d.height, relPath, cocoId: d.coco_id ?? undefined });
   });
 
-  const regList = validate(z.array(z.unknown()), readJson(regionsFile, 'Visual Genome region_descriptions.json'), regionsFile);
-  if (isProblems(regList)) throw new DataError(regList);
   const regions: VgRegion[] = [];
   const seen = new Set<number>();
-  let total = imgList.length;
-  let clippedBoxes = 0;
-  regList.forEach((raw, i) => {
+  forEachJsonArrayItem(regionsFile, 'Visual Genome region_descriptions.json', (raw, i) => {
+    total++;
     const ri = validate(RegionImage, raw, regionsFile, [i]);
     if (isProblems(ri)) return log.add(ri);
     ri.regions.forEach((rr, j) => {
