@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../readers/problems';
-import { collateImages, decodeRgb, featureMask, IMAGENET_MEAN, IMAGENET_STD, ImageError, ImageLoader, loadImage, targetSize } from './index';
+import { collateImages, DecodedImageCache, decodeRgb, featureMask, IMAGENET_MEAN, IMAGENET_STD, ImageError, ImageLoader, loadImage, targetSize } from './index';
 
 let dir: string;
 const p = (name: string) => join(dir, name);
@@ -195,5 +195,33 @@ describe('ImageLoader (worker threads)', () => {
       break;
     }
     await expect(loader.next()).rejects.toThrow(/closed/);
+  });
+});
+
+describe('DecodedImageCache', () => {
+  const resize = { shortEdge: 16, longEdge: 32 };
+
+  it('gives the batches collateImages gives, from 8-bit pixels decoded once', async () => {
+    const files = ['rgb.png', 'gray.png', 'cmyk.jpg', 'exif6.jpg', 'wide.jpg'].map(p);
+    const progress: number[] = [];
+    const cache = await DecodedImageCache.build(files, resize, { concurrency: 2, onProgress: (d) => progress.push(d) });
+    expect(progress.at(-1)).toBe(5);
+    expect(cache.bytes).toBe(cache.sizes.reduce((n, s) => n + s![0] * s![1] * 3, 0));
+    const want = collateImages(await Promise.all([3, 0, 4].map((i) => loadImage(files[i]!, resize))), { sizeDivisor: 8 });
+    const got = cache.batch([3, 0, 4], { sizeDivisor: 8 });
+    expect([got.batch, got.height, got.width]).toEqual([want.batch, want.height, want.width]);
+    expect(got.mask).toEqual(want.mask);
+    let maxDiff = 0;
+    for (let i = 0; i < want.pixels.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got.pixels[i]! - want.pixels[i]!));
+    expect(maxDiff).toBeLessThan(1e-5);
+  });
+
+  it('skips and reports a corrupt file under the threshold, fails above it', async () => {
+    const files = [p('rgb.png'), p('truncated.jpg'), p('gray.png'), p('wide.jpg')];
+    const cache = await DecodedImageCache.build(files, resize, { maxBadFraction: 0.25 });
+    expect(cache.has(1)).toBe(false);
+    expect(cache.skipped.map((s) => s.file)).toEqual([p('truncated.jpg')]);
+    expect(() => cache.batch([0, 1])).toThrow(/image 1 .*truncated\.jpg.* is not in the cache/);
+    await expect(DecodedImageCache.build(files, resize)).rejects.toThrow(/truncated\.jpg/);
   });
 });

@@ -4,3 +4,5 @@ export { collateImages, featureMask } from './batch';
 export type { ImageBatch, CollateOptions } from './batch';
 export { ImageLoader } from './loader';
 export type { ImageLoaderOptions, LoadedBatch } from './loader';
+export { DecodedImageCache } from './cache';
+export type { ImageCacheOptions } from './cache';
