@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -98,6 +99,11 @@ async function tryBackend(name: BackendName): Promise<Attempt> {
 async function tryTensorflow(): Promise<Attempt> {
   const reasons: string[] = [];
   for (const pkg of TENSORFLOW_PACKAGES) {
+    const missing = missingAddon(pkg);
+    if (missing) {
+      reasons.push(`${pkg}: ${missing}`);
+      continue;
+    }
     try {
       // Importing the addon registers the 'tensorflow' backend with tfjs-core.
       await import(/* @vite-ignore */ pkg as string);
@@ -114,6 +120,24 @@ async function tryTensorflow(): Promise<Attempt> {
     reasons.push(`${pkg}: setBackend('tensorflow') failed`);
   }
   return { ok: false, reason: reasons.join('; ') };
+}
+
+/**
+ * Importing a tfjs-node package whose native addon was never built registers part of its kernels
+ * before it fails, and the next package then re-registers them with a warning per kernel. Look
+ * for the built addon (lib/napi-vN/tfjs_binding.node) first.
+ */
+function missingAddon(pkg: string): string | undefined {
+  const require = createRequire(import.meta.url);
+  let dir: string;
+  try {
+    dir = path.dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    return 'not installed';
+  }
+  const lib = path.join(dir, 'lib');
+  const built = fs.existsSync(lib) && fs.readdirSync(lib).some((d) => d.startsWith('napi-v') && fs.existsSync(path.join(lib, d, 'tfjs_binding.node')));
+  return built ? undefined : `installed, but its native addon is not built (${lib}/napi-v*/tfjs_binding.node)`;
 }
 
 let wasmPathsSet = false;

@@ -10,6 +10,8 @@
  *   interleaved runs to expose the run-to-run spread;
  * - grouped 3×3 conv forward + backward, split vs block-diagonal, at the resnext-small shape
  *   (4 groups) and at a ResNeXt-152 layer3 shape (32 groups, 512 ch, 14×14, batch 2);
+ * - wasm only: resnet-small train step (batch 8) with the first conv-gradient kernels (dW per
+ *   kernel tap, wasm's own dx loop) vs the current ones (one XNNPACK convolution each);
  * - backbone train step (forward + backward) of resnet-small / resnext-small, batch 32 at 128 px.
  * Prints a table and appends one JSON line per measurement to benchmarks/model-kernels.jsonl.
  */
@@ -22,7 +24,7 @@ import { initBackend, type BackendName } from '../backend/index';
 import { createBackbone, setGroupedConvMode, type GroupedConvMode } from '../backbone/index';
 import * as layers from '../backbone/layers';
 import { ParamScope } from '../params';
-import { registerExtraKernels } from './index';
+import { registerExtraKernels, setBackpropFilterMethod } from './index';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const OUT = path.join(ROOT, 'benchmarks', 'model-kernels.jsonl');
@@ -139,7 +141,28 @@ async function main(): Promise<void> {
       tf.dispose([xin, w]);
     }
 
-    // 4. backbone train step at the small scale
+    // 4. wasm conv gradients: before (taps + wasm's own dx loop) and after, resnet-small batch 8
+    if (name === 'wasm') {
+      const r3 = ParamScope.root(3);
+      const bb = createBackbone(r3, 'resnet-small');
+      const img = tf.randomNormal([8, 128, 128, 3]);
+      const tv = bb.variables().filter((v) => v.trainable);
+      const run = () =>
+        tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(bb.forward(img, { training: true }).pooled)) as tf.Scalar, tv);
+          return [value, ...Object.values(grads)];
+        });
+      for (const [variant, before] of [['before', true], ['after', false]] as const) {
+        setBackpropFilterMethod(before ? 'taps' : 'auto');
+        registerExtraKernels('wasm', { fastConvBackpropInput: !before });
+        record(name, 'backbone resnet-small fwd+bwd B8 128px', variant, timeMs(run, reps));
+      }
+      setBackpropFilterMethod('auto');
+      registerExtraKernels('wasm');
+      tf.dispose([img, ...r3.registry.values()]);
+    }
+
+    // 5. backbone train step at the small scale
     for (const arch of ['resnet-small', 'resnext-small']) {
       const r2 = ParamScope.root(2);
       const bb = createBackbone(r2, arch);
