@@ -77,6 +77,16 @@ function encoderStep(vars: tf.Variable[], x: tf.Tensor3D): tf.Tensor[] {
   return [value, ...Object.values(grads)];
 }
 
+/** One training step of a backbone alone: forward in training mode, gradients of all trainable weights. */
+function backboneStep(bb: ReturnType<typeof createBackbone>, img: tf.Tensor): () => tf.Tensor[] {
+  const tv = bb.variables().filter((v) => v.trainable);
+  return () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(bb.forward(img, { training: true }).pooled)) as tf.Scalar, tv);
+      return [value, ...Object.values(grads)];
+    });
+}
+
 async function main(): Promise<void> {
   console.log(`appending to ${OUT}`);
   for (const name of backends) {
@@ -146,12 +156,7 @@ async function main(): Promise<void> {
       const r3 = ParamScope.root(3);
       const bb = createBackbone(r3, 'resnet-small');
       const img = tf.randomNormal([8, 128, 128, 3]);
-      const tv = bb.variables().filter((v) => v.trainable);
-      const run = () =>
-        tf.tidy(() => {
-          const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(bb.forward(img, { training: true }).pooled)) as tf.Scalar, tv);
-          return [value, ...Object.values(grads)];
-        });
+      const run = backboneStep(bb, img);
       for (const [variant, before] of [['before', true], ['after', false]] as const) {
         setBackpropFilterMethod(before ? 'taps' : 'auto');
         registerExtraKernels('wasm', { fastConvBackpropInput: !before });
@@ -167,12 +172,7 @@ async function main(): Promise<void> {
       const r2 = ParamScope.root(2);
       const bb = createBackbone(r2, arch);
       const img = tf.randomNormal([32, 128, 128, 3]);
-      const tv = bb.variables().filter((v) => v.trainable);
-      const run = () =>
-        tf.tidy(() => {
-          const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(bb.forward(img, { training: true }).pooled)) as tf.Scalar, tv);
-          return [value, ...Object.values(grads)];
-        });
+      const run = backboneStep(bb, img);
       record(name, `backbone ${arch} fwd+bwd B32 128px`, 'auto', timeMs(run, reps));
       tf.dispose([img, ...r2.registry.values()]);
     }
