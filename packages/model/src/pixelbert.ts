@@ -300,7 +300,7 @@ export function parameterGroups(model: PixelBert): { cnn: tf.Variable[]; transfo
   return { cnn, transformer };
 }
 
-/** Frees every variable (tfjs variable names are global: dispose before building another model). */
+/** Frees every variable of the model (their memory is not reclaimed otherwise). */
 export function disposePixelBert(model: PixelBert): void {
   for (const v of model.params.values()) v.dispose();
   model.params.clear();
