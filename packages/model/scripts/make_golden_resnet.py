@@ -16,6 +16,8 @@ grouped 3x3 convs) with tiny widths, it writes to packages/model/fixtures/<name>
                        of a fixed weighted sum of C5 w.r.t. some weights (tfjs layout
                        [kh, kw, in/groups, out]), and a train-mode forward: its C5 and bn1's
                        running statistics after that one step.
+and fixtures/torchvision-names.json: every state-dict key and shape of torchvision's full-size
+resnet18, resnet50 and resnext101_32x8d builders (no weights), for the name-mapping test.
 The blocks are torchvision's (BasicBlock, Bottleneck, ResNet._make_layer); only the widths,
 which torchvision's ResNet fixes at 64..512, are made small so the fixtures stay tiny.
 """
@@ -130,8 +132,30 @@ def make(name, block, config, image_hw, grad_names):
     print(f"{name}: wrote {folder} {sizes}; c5 {tuple(c5.shape)} pooled {tuple(pooled.shape)}")
 
 
+def dump_names():
+    """Every state-dict key and shape of torchvision's full-size builders (no weights downloaded):
+    the TS backbones must produce exactly these names and (transposed) shapes."""
+    out = {}
+    for name, builder, ours in [
+        ("resnet18", torchvision.models.resnet18, {"arch": "resnet18"}),
+        ("resnet50", torchvision.models.resnet50, {"arch": "resnet50"}),
+        # ResNeXt-152 32x8d is not in torchvision; its 101-layer sibling checks the same blocks
+        # (groups 32, width 8 per group) with the same code path.
+        ("resnext101_32x8d", torchvision.models.resnext101_32x8d,
+         {"config": {"block": "bottleneck", "layers": [3, 4, 23, 3], "planes": [64, 128, 256, 512],
+                     "strides": [1, 2, 2, 2], "groups": 32, "widthPerGroup": 8, "stemWidth": 64}}),
+    ]:
+        m = builder(weights=None)
+        out[name] = {"ours": ours, "keys": [[k, list(v.shape)] for k, v in m.state_dict().items()]}
+    path = os.path.join(OUT, "torchvision-names.json")
+    with open(path, "w") as f:
+        json.dump({"made_by": "packages/model/scripts/make_golden_resnet.py", "torchvision": torchvision.__version__, "models": out}, f)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
 def main():
     torch.set_grad_enabled(True)
+    dump_names()
     # Odd image sides exercise PyTorch's symmetric padding at stride 2 (tfjs 'same' differs).
     make(
         "resnet18-tiny", BasicBlock,

@@ -2,5 +2,5 @@ export { CHECKPOINT_FORMAT, compareNames, formatProblems, loadCheckpoint, saveCh
 export type { NameProblem } from './checkpoint';
 export { SafetensorsFile, encodeSafetensors, loadSafetensors, parseSafetensors, sha256Hex, writeFileAtomic } from './safetensors';
 export type { SafetensorsDtype, SafetensorsEntry, TensorToWrite } from './safetensors';
-export { importTorchvisionBackbone } from './torchvision';
+export { importTorchvisionBackbone, torchvisionKeys } from './torchvision';
 export type { TorchvisionImportOptions } from './torchvision';

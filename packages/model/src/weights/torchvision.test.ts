@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/index';
 import { createBackbone, type BackboneConfig } from '../backbone/index';
 import { ParamScope } from '../params';
-import { importTorchvisionBackbone, loadSafetensors, type SafetensorsFile } from './index';
+import * as fs from 'node:fs';
+import { importTorchvisionBackbone, loadSafetensors, torchvisionKeys, type SafetensorsFile } from './index';
 
 /**
  * Golden outputs from PyTorch/torchvision (packages/model/scripts/make_golden_resnet.py, run by
@@ -119,4 +120,22 @@ describe('torchvision importer refuses what does not fit', () => {
     expect(() => importTorchvisionBackbone(bb, st, { keyPrefix: 'module.' })).toThrow(/missing\s+module\.bn1\.bias/);
     for (const v of root.registry.values()) v.dispose();
   });
+});
+
+describe('names and shapes of the full-size torchvision builders (fixtures/torchvision-names.json)', () => {
+  const file = fileURLToPath(new URL('../../fixtures/torchvision-names.json', import.meta.url));
+  const dump = JSON.parse(fs.readFileSync(file, 'utf-8')) as {
+    models: Record<string, { ours: { arch?: string; config?: BackboneConfig }; keys: [string, number[]][] }>;
+  };
+  for (const [name, { ours, keys }] of Object.entries(dump.models)) {
+    it(`${name}: every state-dict key but fc/num_batches_tracked, with the same shape`, () => {
+      const root = ParamScope.root(0);
+      const bb = createBackbone(root.child('backbone'), ours.arch ?? ours.config!, { init: 'zeros' });
+      const theirs = new Map(keys.filter(([k]) => !k.startsWith('fc.') && !k.endsWith('num_batches_tracked')));
+      const mine = torchvisionKeys(bb);
+      expect([...mine.keys()].sort()).toEqual([...theirs.keys()].sort());
+      for (const [k, shape] of theirs) expect(mine.get(k), k).toEqual(shape);
+      for (const v of root.registry.values()) v.dispose();
+    }, 60_000);
+  }
 });

@@ -33,13 +33,12 @@ export function importTorchvisionBackbone(
   const ignore = opts.ignore ?? defaultIgnore;
   const ourPrefix = backbone.prefix === '' ? '' : `${backbone.prefix}.`;
   const local = (name: string): string => name.slice(ourPrefix.length);
-  const mine = new Map(
-    [...backbone.registry].filter(([name]) => name.startsWith(ourPrefix)),
-  );
+  const mine = new Map([...backbone.registry].filter(([name]) => name.startsWith(ourPrefix)));
+  const torchKeys = torchvisionKeys(backbone);
   const expected = new Map(
     [...mine].map(([name, v]) => [
       name,
-      { shape: v.shape, dtype: v.dtype, fileName: keyPrefix + local(name), fileShape: torchShape(v.shape) },
+      { shape: v.shape, dtype: v.dtype, fileName: keyPrefix + local(name), fileShape: torchKeys.get(local(name))! },
     ]),
   );
   const problems = compareNames(st, expected, (k) => !k.startsWith(keyPrefix) || ignore(k.slice(keyPrefix.length)));
@@ -51,6 +50,19 @@ export function importTorchvisionBackbone(
   const loaded = assignAll(mine, st, (name) => keyPrefix + local(name), (t) => (t.rank === 4 ? tf.transpose(t, [2, 3, 1, 0]) : t));
   const used = new Set([...mine.keys()].map((n) => keyPrefix + local(n)));
   return { loaded, ignored: st.names().filter((n) => !used.has(n)) };
+}
+
+/**
+ * The torchvision state-dict keys (without `fc.*` and `num_batches_tracked`) and PyTorch-layout
+ * shapes this backbone corresponds to.
+ */
+export function torchvisionKeys(backbone: Backbone): Map<string, number[]> {
+  const ourPrefix = backbone.prefix === '' ? '' : `${backbone.prefix}.`;
+  const out = new Map<string, number[]>();
+  for (const [name, v] of backbone.registry) {
+    if (name.startsWith(ourPrefix)) out.set(name.slice(ourPrefix.length), torchShape(v.shape));
+  }
+  return out;
 }
 
 /** Shape of our variable in PyTorch's layout. */
