@@ -7,7 +7,9 @@ and check that our encoder reproduces the reference to 1e-4.
     pip install torch transformers safetensors      # from PyPI
     python3 packages/model/scripts/make_golden_bert.py
 
-Writes packages/model/fixtures/bert-tiny/{config.json, model.safetensors, golden.json}.
+Writes packages/model/fixtures/bert-tiny/{config.json, model.safetensors, golden.json} (BertModel:
+last hidden state, pooler output) and packages/model/fixtures/bert-tiny-pretraining/ (BertForPreTraining,
+`bert.`-prefixed names and the MLM head `cls.predictions.*`: its prediction logits).
 """
 import json
 import os
@@ -15,13 +17,12 @@ import tempfile
 
 import torch
 import transformers
-from transformers import BertConfig, BertModel
+from transformers import BertConfig, BertForPreTraining, BertModel
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "bert-tiny")
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
 
 
-def main() -> None:
-    torch.manual_seed(0)
+def tiny_config() -> BertConfig:
     config = BertConfig(
         vocab_size=100,
         hidden_size=32,
@@ -34,12 +35,39 @@ def main() -> None:
         layer_norm_eps=1e-12,
     )
     config._attn_implementation = "eager"  # plain softmax(QK^T/sqrt(d) + mask) V, as ours
-    model = BertModel(config, add_pooling_layer=True).eval()
+    return config
+
+
+def perturb(model: torch.nn.Module) -> None:
     # HF initialises LayerNorm to (1, 0) and biases to 0; perturb every tensor so a wrong
     # mapping (a missed transpose, swapped gamma/beta, a bias dropped) cannot pass unseen.
+    # Tied tensors (decoder = word embeddings) are one Parameter, so they stay tied.
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
+
+
+def save(model: torch.nn.Module, out: str, golden: dict) -> None:
+    os.makedirs(out, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        for name in ("config.json", "model.safetensors"):
+            os.replace(os.path.join(tmp, name), os.path.join(out, name))
+    tmp_path = os.path.join(out, "golden.json.tmp")
+    with open(tmp_path, "w") as f:
+        json.dump(golden, f)
+    os.replace(tmp_path, os.path.join(out, "golden.json"))
+    print(f"wrote {os.path.normpath(out)}/config.json, model.safetensors, golden.json")
+
+
+def flat(t: torch.Tensor) -> list:
+    return [round(float(x), 7) for x in t.flatten()]
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    model = BertModel(tiny_config(), add_pooling_layer=True).eval()
+    perturb(model)
 
     # [CLS]=1 ... [SEP]=2 with the second example padded (pad id 0, mask 0).
     input_ids = torch.tensor(
@@ -53,26 +81,29 @@ def main() -> None:
     with torch.no_grad():
         out = model(input_ids=input_ids, attention_mask=attention_mask)
 
-    os.makedirs(OUT, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        for name in ("config.json", "model.safetensors"):
-            os.replace(os.path.join(tmp, name), os.path.join(OUT, name))
-    golden = {
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__}
+    save(model, os.path.join(FIXTURES, "bert-tiny"), {
+        **versions,
         "input_ids": input_ids.tolist(),
         "attention_mask": attention_mask.tolist(),
         "last_hidden_state_shape": list(out.last_hidden_state.shape),
-        "last_hidden_state": [round(float(x), 7) for x in out.last_hidden_state.flatten()],
+        "last_hidden_state": flat(out.last_hidden_state),
         "pooler_output_shape": list(out.pooler_output.shape),
-        "pooler_output": [round(float(x), 7) for x in out.pooler_output.flatten()],
-    }
-    tmp_path = os.path.join(OUT, "golden.json.tmp")
-    with open(tmp_path, "w") as f:
-        json.dump(golden, f)
-    os.replace(tmp_path, os.path.join(OUT, "golden.json"))
-    print(f"wrote {OUT}/config.json, model.safetensors, golden.json")
+        "pooler_output": flat(out.pooler_output),
+    })
+
+    torch.manual_seed(1)
+    pre = BertForPreTraining(tiny_config()).eval()
+    perturb(pre)
+    with torch.no_grad():
+        pout = pre(input_ids=input_ids, attention_mask=attention_mask)
+    save(pre, os.path.join(FIXTURES, "bert-tiny-pretraining"), {
+        **versions,
+        "input_ids": input_ids.tolist(),
+        "attention_mask": attention_mask.tolist(),
+        "prediction_logits_shape": list(pout.prediction_logits.shape),
+        "prediction_logits": flat(pout.prediction_logits),
+    })
 
 
 if __name__ == "__main__":

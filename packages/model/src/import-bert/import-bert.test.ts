@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/init';
 import { createTextEmbedding, textEmbeddingForward } from '../embeddings/text';
 import { createEncoder, createPooler, encoderForward, poolerForward } from '../encoder/encoder';
+import { createMlmHead, mlmHeadForward } from '../heads/heads';
 import { forwardContext } from '../encoder/nn';
 import { ParamScope } from '../params';
 import { createPixelBert, disposePixelBert, type PixelBert } from '../pixelbert';
@@ -64,6 +65,24 @@ describe('BERT import (Hugging Face safetensors)', () => {
     expect(tf.max(tf.abs(tf.sub(pooled, tf.tensor(golden.pooler_output, pooled.shape)))).dataSync()[0]).toBeLessThan(1e-4);
     // and a wrong import would not pass: the untouched random model is far off
     expect(tf.max(tf.abs(want)).dataSync()[0]).toBeGreaterThan(0.5);
+  });
+
+  it('imports a BertForPreTraining checkpoint (bert. prefix, MLM head) and reproduces its prediction logits to 1e-4', () => {
+    const pdir = fileURLToPath(new URL('../../fixtures/bert-tiny-pretraining/', import.meta.url));
+    const pg = JSON.parse(readFileSync(`${pdir}golden.json`, 'utf8')) as { input_ids: number[][]; attention_mask: number[][]; prediction_logits: number[]; prediction_logits_shape: number[] };
+    const trunk = buildTrunk(tiny);
+    const mlm = createMlmHead(root!.child('cls').child('predictions'), tiny.hidden, tiny.vocabSize);
+    const report = importBertSafetensors(root!.registry, `${pdir}model.safetensors`);
+    expect(report.untouched).toEqual([]);
+    expect(report.imported).toContain('cls.predictions.transform.dense.weight');
+    expect(report.ignored).toEqual(expect.arrayContaining(['cls.seq_relationship.weight', 'cls.seq_relationship.bias']));
+    const ctx = forwardContext(false, 0.1);
+    const ids = tf.tensor2d(pg.input_ids, undefined, 'int32');
+    const hidden = encoderForward(trunk.encoder, textEmbeddingForward(trunk.text, ids, ctx), tf.tensor2d(pg.attention_mask), ctx).hidden;
+    const [B, T] = ids.shape;
+    const logits = mlmHeadForward(mlm, trunk.text.word_embeddings, hidden, Int32Array.from({ length: B * T }, (_, i) => i)); // every position
+    const want = tf.tensor(pg.prediction_logits, [B * T, tiny.vocabSize]);
+    expect(tf.max(tf.abs(tf.sub(logits, want))).dataSync()[0]).toBeLessThan(1e-4);
   });
 
   it('fails loudly, listing every name and shape that differs, and writes nothing', () => {
