@@ -4,13 +4,15 @@ import { Ctx } from './call';
 
 /**
  * wasm's BatchMatMul/_FusedMatMul reach XNNPACK only for one product (batch 1) with neither
- * operand transposed; everything else runs a scalar loop. Measured on this machine (512×512,
- * `npx tsx packages/model/scripts/bench_kernels.ts`): non-transposed 22 ms, A transposed 720 ms;
- * 8 batched 256² products 690 ms vs 40 ms as eight 2-D products. Backward passes transpose every
- * matmul and attention is batched, so this wrapper keeps products on the fast path:
- * transposes are materialised (a memory copy, cheap next to the product), a batch against a
- * shared right operand becomes one tall 2-D product, and other batches are split into 2-D products.
+ * operand transposed; everything else runs a scalar loop. Measured (512², `npx nx run
+ * model:bench-kernels`, benchmarks/model-kernels.jsonl): A·B 14 ms, Aᵀ·B 368 ms, A·Bᵀ 224 ms;
+ * 8 batched 256² products 312 ms. Backward passes transpose every matmul and attention is batched,
+ * so this wrapper keeps products on the fast path: transposes are materialised (a memory copy,
+ * cheap next to the product; 16–19 ms for the transposed 512² cases), a batch against a shared
+ * right operand becomes one tall 2-D product, and batches of large items are split into 2-D
+ * products (8 × 256²: 44 ms).
  */
+
 /**
  * Per-item multiply-adds from which splitting a batch into 2-D XNNPACK products pays off
  * (8 items of 256³ = 16.8 M: 155 ms split vs 630 ms looped; 104·32·104 = 0.35 M: loop wins).
