@@ -1,11 +1,12 @@
 // `npx nx run train:ablation --row=N [--scale=small|smoke|paper] [--seed=S] [--set k=v ...] [--dry-run]`
 import { ROWS, SCALES, loadRowSpec, type Scale } from '@pixel-bert/spec';
 import { describePlan, planStages } from '../plan';
+import { prepareData } from '../stages/data';
 import { UsageError, intFlag, parseFlags, runCli } from './args';
 
 const USAGE = 'nx run train:ablation --row=N [--scale=smoke|small|paper] [--seed=S] [--set key.path=value ...] [--dry-run]';
 
-await runCli(() => {
+await runCli(async () => {
   const flags = parseFlags(
     process.argv.slice(2),
     {
@@ -39,10 +40,17 @@ await runCli(() => {
     console.log('\n(dry run: nothing was trained or written)');
     return 0;
   }
+  // What exists so far: the data stage. Training stages come with the training issue.
+  console.log('\n== data');
+  const data = await prepareData(spec);
+  if (!data.report.ok) {
+    console.error(`\nerror: the data for row ${row} has problems (listed above); fix them before training`);
+    return 1;
+  }
   const stages = planStages(spec);
   console.error(
-    `\nnot built yet: the training stages (${stages.map((s) => s.kind).join(', ')}) have no loop in this version of the workbench; ` +
-      'the spec above is valid and --dry-run shows the plan. Nothing was trained or written.',
+    `\nnot built yet: the training stages (${stages.map((s) => s.kind).join(', ')}) have no loop in this version of the workbench. ` +
+      `The spec is valid and the data at ${data.root} is ready; nothing was trained and no run was tracked.`,
   );
   return 3;
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,10 +53,27 @@ describe('train:ablation', () => {
     expect(r.out).toBe('');
   });
 
-  it('without --dry-run says plainly that training is not built yet', () => {
-    const r = cli('ablation.ts', ['--row=4', '--scale=smoke']);
-    expect(r.code).toBe(3);
-    expect(r.err).toMatch(/not built yet/);
+  it('without --dry-run makes and checks the data, then says plainly that training is not built yet', () => {
+    const root = path.join(mkdtempSync(path.join(tmpdir(), 'ablation-')), 'world');
+    const r = cli('ablation.ts', ['--row=4', '--scale=smoke', '--set', `data.root=${root}`]);
+    expect(r.code, r.err).toBe(3);
+    expect(r.out).toContain(`generating the smoke world (seed 0) into ${root}`);
+    expect(existsSync(path.join(root, 'manifest.json'))).toBe(true);
+    expect(r.err).toMatch(/not built yet: the training stages \(pretrain, vqa, nlvr2, retrieval\)/);
+    // A second run reuses the world instead of writing it again.
+    const again = cli('ablation.ts', ['--row=1', '--scale=smoke', '--set', `data.root=${root}`]);
+    expect(again.code, again.err).toBe(3);
+    expect(again.out).toContain(`reusing the generated world at ${root}`);
+    expect(again.err).toMatch(/training stages \(vqa, nlvr2, retrieval\)/);
+  });
+
+  it('refuses to write the world over a folder that is not one', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'ablation-busy-'));
+    writeFileSync(path.join(root, 'precious.txt'), 'keep me');
+    const r = cli('ablation.ts', ['--row=4', '--scale=smoke', '--set', `data.root=${root}`]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/not empty but has no manifest\.json .* it is not overwritten/);
+    expect(readdirSync(root)).toEqual(['precious.txt']);
   });
 });
 

@@ -1,0 +1,55 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { formatReport, generateWorld, resolveSynthSizes, validateData, type ValidationReport } from '@pixel-bert/data';
+import { WORKSPACE_ROOT, datasetsUsed, type Spec } from '@pixel-bert/spec';
+
+/** The generated world is made once per data root and shared by every row and seed that reads it. */
+export const WORLD_SEED = 0;
+
+export interface PreparedData {
+  root: string;
+  generated: boolean;
+  report: ValidationReport;
+}
+
+/**
+ * The data stage of an ablation row: for generated data, make the world if `data.root` has none
+ * yet (the same as `npx nx run data:synth`), then check every dataset the row reads (the same as
+ * `npx nx run data:validate`). Real data is only checked, never written.
+ */
+export async function prepareData(spec: Spec, log: (line: string) => void = console.log): Promise<PreparedData> {
+  const root = path.resolve(WORKSPACE_ROOT, spec.data.root);
+  let generated = false;
+  if (spec.data.source === 'synthetic') {
+    const manifest = path.join(root, 'manifest.json');
+    if (existsSync(manifest)) {
+      const m = JSON.parse(readFileSync(manifest, 'utf8')) as { seed?: number; scale?: string };
+      log(`data: reusing the generated world at ${root} (seed ${m.seed ?? '?'}, scale ${m.scale ?? '?'})`);
+    } else {
+      if (existsSync(root) && readdirSync(root).length > 0) {
+        throw new Error(
+          `data.root ${root} is not empty but has no manifest.json from data:synth; ` +
+            'move it away or point data.root elsewhere (--set data.root=DIR) — it is not overwritten',
+        );
+      }
+      log(`data: generating the ${spec.scale} world (seed ${WORLD_SEED}) into ${root} …`);
+      const sizes = resolveSynthSizes(spec.scale, spec.data.synth, 'data.synth');
+      const s = await generateWorld({ seed: WORLD_SEED, sizes, out: root, scale: spec.scale, log });
+      log(`data: wrote ${s.files} files (${s.images} images) in ${s.seconds.toFixed(1)} s`);
+      generated = true;
+    }
+  } else if (!existsSync(root)) {
+    throw new Error(`data.root ${root} does not exist: put the real datasets there (layout: docs/data-synth.md) or use --scale=small for generated data`);
+  }
+  log(`data: checking ${root} …`);
+  const report = await validateData({
+    root,
+    datasets: datasetsUsed(spec),
+    maxCorruptFraction: spec.data.maxCorruptFraction,
+    answerVocabSize: spec.finetune.vqa.answerVocabSize,
+    maxTextLength: spec.model.encoder.maxTextLength,
+    image: spec.model.run.image,
+  });
+  log(formatReport(report));
+  return { root, generated, report };
+}
