@@ -148,6 +148,19 @@ describe('ImageLoader (worker threads)', () => {
     expect(loader.skipped).toEqual([]);
   });
 
+  it('decodes the same batches whatever the number of images in flight per worker', async () => {
+    const run = async (inFlight: number) => {
+      const loader = new ImageLoader({ files: files(), batchSize: 4, resize, workers: 1, inFlight, collate: { sizeDivisor: 8 } });
+      const got = [];
+      for await (const b of loader) got.push({ index: b.index, pixels: b.pixels, mask: b.mask });
+      return got;
+    };
+    const one = await run(1);
+    expect(one.map((b) => b.index)).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
+    expect(await run(3)).toEqual(one);
+    expect(() => new ImageLoader({ files: files(), batchSize: 4, resize, inFlight: 0 })).toThrow(/inFlight must be a whole number ≥ 1, got 0/);
+  });
+
   it('keeps at most `prefetch` batches decoded ahead of the consumer', async () => {
     const many = Array.from({ length: 12 }, () => p('wide.jpg'));
     const loader = new ImageLoader({ files: many, batchSize: 2, resize, workers: 2, prefetch: 3 });

@@ -17,6 +17,9 @@ export interface ImageLoaderOptions {
   collate?: CollateOptions;
   /** Worker threads (default: min(4, cores − 1), at least 1). */
   workers?: number;
+  /** Images each worker decodes at once (default 1: one core's worth of decoding per worker, so
+   *  a loader with W workers never takes more than W cores from the training step). */
+  inFlight?: number;
   /** At most this many decoded batches exist at once, in flight or waiting (default 2 × workers). */
   prefetch?: number;
   /** Fraction of images that may fail to decode (skipped and reported) before the loader fails; default 0. */
@@ -88,6 +91,8 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     const workers = opts.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
     this.prefetch = opts.prefetch ?? 2 * workers;
     if (!(this.prefetch >= 1)) throw new RangeError('ImageLoader: prefetch must be ≥ 1');
+    const inFlight = opts.inFlight ?? 1;
+    if (!Number.isInteger(inFlight) || inFlight < 1) throw new RangeError(`ImageLoader: inFlight must be a whole number ≥ 1, got ${inFlight}`);
     for (let w = 0; w < workers; w++) this.slots.push(this.startWorker());
     this.pump();
   }
@@ -139,7 +144,7 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
       if (slot.busy) continue;
       const step = this.nextDispatch++;
       const files = this.batches[step]!.map((i) => this.opts.files[i]!);
-      const job: DecodeJob = { step, files, resize: this.opts.resize, decode: this.opts.decode ?? {}, collate: this.opts.collate ?? {} };
+      const job: DecodeJob = { step, files, resize: this.opts.resize, decode: this.opts.decode ?? {}, collate: this.opts.collate ?? {}, inFlight: this.opts.inFlight ?? 1 };
       this.pending.set(step, deferred());
       slot.busy = { step, files };
       slot.worker.postMessage(job);

@@ -12,6 +12,9 @@ export interface DecodeJob {
   resize: ResizeSpec;
   decode: DecodeOptions;
   collate: CollateOptions;
+  /** Images of this batch decoded at once. sharp queues each decode on libuv's pool (4 threads):
+   *  unbounded, a batch of 32 keeps 4 decodes running and takes the cores the training step needs. */
+  inFlight: number;
 }
 
 export interface DecodeResult {
@@ -31,7 +34,19 @@ const port = parentPort;
 
 port.on('message', (job: DecodeJob) => {
   void (async () => {
-    const settled = await Promise.allSettled(job.files.map((f) => loadImage(f, job.resize, job.decode)));
+    const settled: PromiseSettledResult<DecodedImage>[] = new Array(job.files.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < job.files.length) {
+        const i = next++;
+        try {
+          settled[i] = { status: 'fulfilled', value: await loadImage(job.files[i]!, job.resize, job.decode) };
+        } catch (reason) {
+          settled[i] = { status: 'rejected', reason };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(job.inFlight, job.files.length)) }, lane));
     const ok: DecodedImage[] = [];
     const kept: number[] = [];
     const errors: DecodeResult['errors'] = [];
