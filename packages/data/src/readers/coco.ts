@@ -20,6 +20,7 @@ const CocoCaption = z.object({
   id: z.number().int().nonnegative(),
   image_id: z.number().int().nonnegative(),
   caption: z.string(),
+  type: z.string().optional(),
 });
 const CocoFile = z.object({ images: z.array(z.unknown()), annotations: z.array(z.unknown()) });
 
@@ -33,6 +34,8 @@ export interface CocoCaptionItem {
   id: number;
   imageId: number;
   caption: string;
+  /** Item type tag (e.g. colour, count, relation) where the file carries one, as the generated world does. */
+  type?: string;
 }
 export interface CocoCaptions {
   file: string;
@@ -69,7 +72,7 @@ export function readCocoCaptions(file: string, opts: ReadOptions = {}): CocoCapt
     seen.add(a.id);
     if (!a.caption.trim()) return log.add({ ...where, path: `${where.path}.caption`, message: 'empty caption' });
     if (!images.has(a.image_id)) return log.add({ ...where, path: `${where.path}.image_id`, message: `image_id ${a.image_id} is not among the usable images of this file` });
-    captions.push({ id: a.id, imageId: a.image_id, caption: a.caption.trim() });
+    captions.push({ id: a.id, imageId: a.image_id, caption: a.caption.trim(), ...(a.type !== undefined ? { type: a.type } : {}) });
   });
   log.finish(top.images.length + top.annotations.length);
   return { file, images, captions, skipped: log.skipped };

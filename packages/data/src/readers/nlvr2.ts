@@ -10,6 +10,7 @@ const IDENTIFIER = /^([a-z0-9]+)-(\d+)-(\d+)-(\d+)$/;
 const Line = z.object({
   identifier: z.string().regex(IDENTIFIER, 'expected <split>-<set>-<pair>-<sentence>, e.g. train-10171-0-0'),
   sentence: z.string(),
+  type: z.string().optional(),
   // The released files spell labels "True"/"False"; accept any case.
   label: z.string().regex(/^(true|false)$/i, 'expected "True" or "False"'),
   directory: z.union([z.number().int(), z.string()]).optional(),
@@ -25,6 +26,8 @@ export interface Nlvr2Item {
   images: [string, string];
   /** `<split>-<set>-<pair>`: items sharing it share both images. */
   pairId: string;
+  /** Item type tag (e.g. colour, count, relation) where the file carries one, as the generated world does. */
+  type?: string;
 }
 export interface Nlvr2Dataset {
   file: string;
@@ -69,7 +72,7 @@ export function readNlvr2(file: string, opts: { maxBadFraction?: number; imageDi
       const missing = images.filter((p) => !index.has(p));
       if (missing.length) return log.add({ ...where, message: `image file(s) missing: ${missing.map((p) => index.path(p)).join(', ')}` });
     }
-    items.push({ identifier: it.identifier, sentence: it.sentence.trim(), label: it.label.toLowerCase() === 'true', images, pairId: it.identifier.replace(/-\d+$/, '') });
+    items.push({ identifier: it.identifier, sentence: it.sentence.trim(), label: it.label.toLowerCase() === 'true', images, pairId: it.identifier.replace(/-\d+$/, ''), ...(it.type !== undefined ? { type: it.type } : {}) });
   });
   if (total === 0) throw new DataError({ file, message: 'no items (expected one JSON object per line)' });
   log.finish(total);

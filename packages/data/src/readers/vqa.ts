@@ -7,6 +7,7 @@ const Question = z.object({
   question_id: z.number().int().nonnegative(),
   image_id: z.number().int().nonnegative(),
   question: z.string(),
+  type: z.string().optional(),
 });
 const QuestionsFile = z.object({ data_subtype: z.string().optional(), questions: z.array(z.unknown()) });
 const Answer = z.object({ answer: z.string(), answer_confidence: z.string().optional(), answer_id: z.number().int().optional() });
@@ -35,6 +36,8 @@ export interface VqaQuestion {
   multipleChoiceAnswer?: string;
   answerType?: string;
   questionType?: string;
+  /** Item type tag (e.g. colour, count, relation) where the file carries one, as the generated world does. */
+  type?: string;
 }
 
 export interface VqaReadOptions {
@@ -82,9 +85,11 @@ export function readVqa(questionsFile: string, annotationsFile?: string, opts: V
     let imageFile: string | undefined;
     if (index) {
       imageFile = fileName(q.image_id, qTop.data_subtype);
+      // COCO images are JPEG; a PNG of the same name (the generated world writes PNG) is accepted by the default naming.
+      if (!opts.imageFileName && !index.has(imageFile) && index.has(imageFile.replace(/\.jpg$/, '.png'))) imageFile = imageFile.replace(/\.jpg$/, '.png');
       if (!index.has(imageFile)) return log.add({ ...where, message: `image ${q.image_id}: file ${index.path(imageFile)} does not exist` });
     }
-    byId.set(q.question_id, { q: { questionId: q.question_id, imageId: q.image_id, question: q.question.trim(), imageFile }, at: i });
+    byId.set(q.question_id, { q: { questionId: q.question_id, imageId: q.image_id, question: q.question.trim(), imageFile, ...(q.type !== undefined ? { type: q.type } : {}) }, at: i });
   });
   let total = qTop.questions.length;
 

@@ -25,6 +25,7 @@ import {
   type Scene,
   type SynthSizes,
 } from './index';
+import { readCocoCaptions, readNlvr2, readVqa } from '../readers/index';
 
 // A world a little smaller than smoke, so the suite stays fast; smoke itself is hashed below.
 const tiny: SynthSizes = { ...SYNTH_PRESETS.smoke, pretrainImages: 24, vqaTrainImages: 8, vqaTestQuestions: 20, nlvr2TrainPairs: 8, nlvr2TestPairs: 8 };
@@ -281,5 +282,27 @@ describe('scenes and text', () => {
     expect(() => resolveSynthSizes('small', { vqaTrainImages: 999999 })).toThrow(/data\.synth\.vqaTrainImages/);
     expect(() => resolveSynthSizes('small', { imagesize: 3 })).toThrow(/unknown key\(s\) data\.synth\.imagesize/);
     expect(resolveSynthSizes('small', { objectsPerImage: { min: 1, max: 3 } })).toMatchObject({ objectsMin: 1, objectsMax: 3 });
+  });
+});
+
+describe('the real readers on the generated world', () => {
+  it('surface every item type tag and find the PNG images under COCO naming', async () => {
+    const out = join(dir, 'readers');
+    await generateWorld({ seed: 3, sizes: tiny, out });
+    const vqa = readVqa(
+      join(out, 'vqa/v2_OpenEnded_mscoco_val2014_questions.json'),
+      join(out, 'vqa/v2_mscoco_val2014_annotations.json'),
+      { imageDir: join(out, 'coco/val2014') },
+    );
+    expect(vqa.questions.length).toBeGreaterThan(0);
+    for (const q of vqa.questions) {
+      expect(q.imageFile).toMatch(/^COCO_val2014_\d{12}\.png$/);
+      expect(['colour', 'shape', 'count', 'existence', 'relation']).toContain(q.type);
+    }
+    const nlvr2 = readNlvr2(join(out, 'nlvr2/data/test1.json'));
+    expect(new Set(nlvr2.items.map((i) => i.type)).size).toBeGreaterThan(1);
+    expect(nlvr2.items.every((i) => typeof i.type === 'string')).toBe(true);
+    const coco = readCocoCaptions(join(out, 'coco/annotations/captions_val2014.json'));
+    expect(coco.captions.every((c) => typeof c.type === 'string')).toBe(true);
   });
 });
