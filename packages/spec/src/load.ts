@@ -192,7 +192,6 @@ function applySet(target: JsonObject, assignment: string, origins: Map<string, O
   }
   node[keys.at(-1)!] = (value ?? null) as Json;
   recordOrigins((value ?? null) as Json, keys, { source: `--set ${keyPath}` }, origins);
-  origins.set(keyPath, { source: `--set ${keyPath}` });
 }
 
 function valueAt(obj: unknown, keys: PropertyKey[]): unknown {
@@ -224,8 +223,7 @@ function problemsFromIssues(issues: z.core.$ZodIssue[], merged: JsonObject, orig
       let line: number | undefined;
       let column: number | undefined;
       if (origin?.doc && origin.lines) {
-        const docKeys = keys.filter((k) => k !== 'extends');
-        const node = findNode(origin.doc, docKeys);
+        const node = findNode(origin.doc, keys);
         if (node?.range) {
           const pos = origin.lines.linePos(node.range[0]);
           line = pos.line;
