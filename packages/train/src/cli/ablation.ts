@@ -1,8 +1,8 @@
 // `npx nx run train:ablation --row=N [--scale=small|smoke|paper] [--seed=S] [--set k=v ...] [--dry-run]`
-import { ROWS, SCALES, loadRowSpec, type Scale } from '@pixel-bert/spec';
+import { ROWS, loadRowSpec } from '@pixel-bert/spec';
 import { describePlan, planStages } from '../plan';
 import { prepareData } from '../stages/data';
-import { UsageError, intFlag, parseFlags, runCli } from './args';
+import { SPEC_FLAGS, UsageError, intFlag, parseFlags, runCli, specOptions } from './args';
 
 const USAGE = 'nx run train:ablation --row=N [--scale=smoke|small|paper] [--seed=S] [--set key.path=value ...] [--dry-run]';
 
@@ -11,9 +11,7 @@ await runCli(async () => {
     process.argv.slice(2),
     {
       row: { type: 'string' },
-      scale: { type: 'string', default: 'small' },
-      seed: { type: 'string' },
-      set: { type: 'string', multiple: true },
+      ...SPEC_FLAGS,
       'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -25,10 +23,7 @@ await runCli(async () => {
   }
   const row = intFlag('row', flags.row, USAGE);
   if (row === undefined) throw new UsageError(`--row is required (Table 6 has rows ${ROWS[0]}–${ROWS.at(-1)})\nusage: ${USAGE}`);
-  if (!SCALES.includes(flags.scale as Scale)) {
-    throw new UsageError(`--scale=${flags.scale}: expected one of ${SCALES.join(', ')}\nusage: ${USAGE}`);
-  }
-  const resolved = loadRowSpec({ row, scale: flags.scale as Scale, seed: intFlag('seed', flags.seed, USAGE), set: flags.set });
+  const resolved = loadRowSpec({ row, ...specOptions(flags, USAGE) });
   const { spec } = resolved;
 
   console.log(`# Table 6 row ${row} — resolved spec (${resolved.sources.join(' ← ')})`);

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ResolveOptions, Scale } from '@pixel-bert/spec';
 
 /** A command-line mistake: printed as is, exit code 2. */
 export class UsageError extends Error {
@@ -12,6 +13,18 @@ export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(ar
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\nusage: ${usage}`);
   }
+}
+
+/** The flags every spec-resolving command takes; the spec loader checks the scale's name. */
+export const SPEC_FLAGS = {
+  scale: { type: 'string', default: 'small' },
+  seed: { type: 'string' },
+  set: { type: 'string', multiple: true },
+} as const;
+
+/** The loader's options from the values of SPEC_FLAGS. */
+export function specOptions(flags: { scale: string; seed?: string; set?: string[] }, usage: string): ResolveOptions {
+  return { scale: flags.scale as Scale, seed: intFlag('seed', flags.seed, usage), set: flags.set };
 }
 
 /** Parses a whole number flag, or says what was wrong with it. */
