@@ -186,15 +186,11 @@ export async function validateData(o: ValidateOptions): Promise<ValidationReport
       const coco = join(root, 'coco');
       const read = (sub: string) => {
         const imageDir = join(coco, sub);
-        // Real COCO images are .jpg, generated ones .png: take whichever exists.
-        const imageFileName = (id: number, subtype: string | undefined): string => {
-          const stem = `COCO_${subtype ?? sub}_${String(id).padStart(12, '0')}`;
-          return existsSync(join(imageDir, `${stem}.png`)) ? `${stem}.png` : `${stem}.jpg`;
-        };
+        // The reader's default COCO naming takes the .jpg (real COCO) or, failing that, the .png
+        // of the same name (generated world), as training reads them.
         const ds = readVqa(join(dir, `v2_OpenEnded_mscoco_${sub}_questions.json`), join(dir, `v2_mscoco_${sub}_annotations.json`), {
           maxBadFraction: 1,
           imageDir,
-          imageFileName,
         });
         return { ...ds, files: ds.questions.filter((q) => q.imageFile !== undefined).map((q) => join(imageDir, q.imageFile as string)) };
       };
