@@ -61,6 +61,7 @@ export class Deliverer {
       const parent = await this.ensureRemote(start.parentRunId);
       tags[TAGS.parentRunId] = parent.remoteRunId;
     }
+    const wireTags = Object.entries(tags).map(([key, value]) => ({ key, value }));
     const found = await this.client.searchRuns({
       experimentIds: [experimentId],
       filter: `tags.\`${TAGS.localRunId}\` = '${runId}'`,
@@ -72,10 +73,10 @@ export class Deliverer {
         experimentId,
         runName: start.runName,
         startTime: start.time,
-        tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
+        tags: wireTags,
       }));
     // A found run may have been created by a try whose tags were cut short; re-send them (idempotent).
-    if (found.runs[0]) await this.client.logBatch(remote.info.runId, { tags: Object.entries(tags).map(([key, value]) => ({ key, value })) });
+    if (found.runs[0]) await this.client.logBatch(remote.info.runId, { tags: wireTags });
     const state: DeliveryState = {
       remoteRunId: remote.info.runId,
       experimentId,
