@@ -311,14 +311,17 @@ export class MlflowClient {
     return path ? `${root}/${path}` : root;
   }
 
+  /** Endpoint of one artifact file in the server's artifact proxy. */
+  #artifactEndpoint(artifactUri: string, path: string): string {
+    return `/api/2.0/mlflow-artifacts/artifacts/${this.#proxyPath(artifactUri, path).split('/').map(encodeURIComponent).join('/')}`;
+  }
+
   async uploadArtifact(artifactUri: string, path: string, bytes: Uint8Array): Promise<void> {
-    const p = this.#proxyPath(artifactUri, path).split('/').map(encodeURIComponent).join('/');
-    await this.request('PUT', `/api/2.0/mlflow-artifacts/artifacts/${p}`, { body: bytes });
+    await this.request('PUT', this.#artifactEndpoint(artifactUri, path), { body: bytes });
   }
 
   async downloadArtifact(artifactUri: string, path: string): Promise<Uint8Array> {
-    const p = this.#proxyPath(artifactUri, path).split('/').map(encodeURIComponent).join('/');
-    return this.request('GET', `/api/2.0/mlflow-artifacts/artifacts/${p}`, { raw: true });
+    return this.request('GET', this.#artifactEndpoint(artifactUri, path), { raw: true });
   }
 
   /** Lists one directory level of a run's artifacts (paths relative to the run's artifact root). */
