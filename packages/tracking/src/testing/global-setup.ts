@@ -1,14 +1,10 @@
 import type {} from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { workspaceRoot } from '../paths';
-import { SERVER_SCRIPT } from './server';
-
-const run = promisify(execFile);
+import { serverCommand } from './server';
 
 /**
  * The integration tests always run against a real MLflow server: the one CI started
@@ -19,9 +15,9 @@ export default async function setup(project: TestProject) {
   const started: string[] = [];
   const faultData = mkdtempSync(join(tmpdir(), 'pixel-bert-mlflow-fault-'));
   const startServer = async (name: string, extra: string[] = []) => {
-    const { stdout } = await run(SERVER_SCRIPT, ['start', '--name', name, ...extra], { maxBuffer: 1 << 20 });
+    const out = await serverCommand(['start', '--name', name, ...extra]);
     started.push(name);
-    return stdout.trim().split('\n').pop()!;
+    return out.split('\n').pop()!;
   };
   const settled = await Promise.allSettled([
     process.env.PIXEL_BERT_TEST_MLFLOW_URI || startServer('vitest'),
@@ -29,7 +25,7 @@ export default async function setup(project: TestProject) {
   ]);
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) {
-    for (const name of started) await run(SERVER_SCRIPT, ['stop', '--name', name]).catch(() => {});
+    for (const name of started) await serverCommand(['stop', '--name', name]).catch(() => {});
     rmSync(faultData, { recursive: true, force: true });
     throw new Error(`could not start the MLflow servers for the tracking tests: ${(failed as PromiseRejectedResult).reason}`);
   }
@@ -42,7 +38,7 @@ export default async function setup(project: TestProject) {
   project.provide('faultServer', { uri: fault, name: 'vitest-fault', dataDir });
   return async () => {
     if (process.env.PIXEL_BERT_TEST_KEEP_SERVERS === '1') return;
-    for (const name of started) await run(SERVER_SCRIPT, ['stop', '--name', name]).catch(() => {});
+    for (const name of started) await serverCommand(['stop', '--name', name]).catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   };
 }
