@@ -3,8 +3,8 @@
 
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SCALES, SpecError, WORKSPACE_ROOT, datasetsUsed, loadRowSpec, loadSpecFile, type ResolvedSpec, type Scale } from '@pixel-bert/spec';
-import { formatReport, validateData } from '../validate/index';
+import { SCALES, SpecError, WORKSPACE_ROOT, loadRowSpec, loadSpecFile, type ResolvedSpec, type Scale } from '@pixel-bert/spec';
+import { formatReport, validateData, validateOptionsForSpec } from '../validate/index';
 
 const USAGE = `usage: npx nx run data:validate --row=1..6 [--scale=smoke|small|paper] [--set key.path=value]…
        npx nx run data:validate --spec=FILE [--scale=…] [--set …]
@@ -58,17 +58,13 @@ async function main(): Promise<number> {
   }
   const { spec } = resolved;
   const root = values.root ? path.resolve(values.root) : path.resolve(WORKSPACE_ROOT, spec.data.root);
-  const datasets = datasetsUsed(spec);
+  const options = validateOptionsForSpec(spec, root);
+  const { datasets } = options;
   console.log(`data:validate: spec ${spec.name} (scale ${spec.scale}, hash ${resolved.hash.slice(0, 12)}), data ${spec.data.source} at ${root}`);
   console.log(`data:validate: pre-training datasets: ${datasets.pretrain.join(', ') || '(none: no pre-training task)'}; fine-tuning: ${datasets.finetune.join(', ')}`);
   const t0 = performance.now();
   const report = await validateData({
-    root,
-    datasets,
-    maxCorruptFraction: spec.data.maxCorruptFraction,
-    answerVocabSize: spec.finetune.vqa.answerVocabSize,
-    maxTextLength: spec.model.encoder.maxTextLength,
-    image: spec.model.run.image,
+    ...options,
     vocabFile: values.vocab ? path.resolve(values.vocab) : undefined,
     decodeImages: !values['no-decode'],
     log: (l) => console.log(l),

@@ -5,6 +5,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { datasetsUsed, type Spec } from '@pixel-bert/spec';
 import { decodeRgb, type ResizeSpec } from '../images/index';
 import {
   DataError,
@@ -81,6 +82,18 @@ const MAX_UNK_RATE = 0.05;
 const MIN_ANSWER_COVERAGE = 0.8;
 /** An image upscaled more than this factor to the model's short edge is "too small for the backbone". */
 const MAX_UPSCALE = 4;
+
+/** What a resolved spec asks `validateData` to check: its datasets, thresholds, text length and image size. */
+export function validateOptionsForSpec(spec: Spec, root: string): ValidateOptions {
+  return {
+    root,
+    datasets: datasetsUsed(spec),
+    maxCorruptFraction: spec.data.maxCorruptFraction,
+    answerVocabSize: spec.finetune.vqa.answerVocabSize,
+    maxTextLength: spec.model.encoder.maxTextLength,
+    image: spec.model.run.image,
+  };
+}
 
 export async function validateData(o: ValidateOptions): Promise<ValidationReport> {
   const log = o.log ?? (() => {});

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { formatReport, generateWorld, resolveSynthSizes, validateData, type ValidationReport } from '@pixel-bert/data';
-import { WORKSPACE_ROOT, datasetsUsed, type Spec } from '@pixel-bert/spec';
+import { formatReport, generateWorld, resolveSynthSizes, validateData, validateOptionsForSpec, type ValidationReport } from '@pixel-bert/data';
+import { WORKSPACE_ROOT, type Spec } from '@pixel-bert/spec';
 
 /** The generated world is made once per data root and shared by every row and seed that reads it. */
 export const WORLD_SEED = 0;
@@ -42,14 +42,7 @@ export async function prepareData(spec: Spec, log: (line: string) => void = cons
     throw new Error(`data.root ${root} does not exist: put the real datasets there (layout: docs/data-synth.md) or use --scale=small for generated data`);
   }
   log(`data: checking ${root} …`);
-  const report = await validateData({
-    root,
-    datasets: datasetsUsed(spec),
-    maxCorruptFraction: spec.data.maxCorruptFraction,
-    answerVocabSize: spec.finetune.vqa.answerVocabSize,
-    maxTextLength: spec.model.encoder.maxTextLength,
-    image: spec.model.run.image,
-  });
+  const report = await validateData(validateOptionsForSpec(spec, root));
   log(formatReport(report));
   return { root, generated, report };
 }
