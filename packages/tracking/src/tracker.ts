@@ -129,15 +129,12 @@ class DeliveryWorker {
           if (box.run.journalLength - 1 <= delivered) break;
           let first = 0;
           while (first < box.queue.length && box.queue[first]!.seq <= delivered) first++;
-          let events = first === 0 ? box.queue.slice() : box.queue.slice(first);
+          let events = box.queue.slice(first);
           if (events.length === 0 || events[0]!.seq !== delivered + 1) {
             // The queue overflowed (or started after events were written): read the backlog from the journal.
             events = readJournal(box.run.journalFile).events.slice(delivered + 1, delivered + 1 + this.maxQueue);
             box.spilled = false;
             box.queue = [];
-          }
-          if (delivered < 0 && events[0]?.type !== 'start') {
-            events = readJournal(box.run.journalFile).events.slice(0, this.maxQueue);
           }
           await this.deliverer.deliver(runId, events);
           const now = this.deliverer.state(runId)?.deliveredSeq ?? -1;
