@@ -20,10 +20,10 @@ export const LIMITS = {
 // Python's \w is Unicode-aware, so letters and digits of any script pass there too.
 const NAME_RE = /^[/\p{L}\p{N}_.\- :]*$/u;
 
-/** Throws a TrackingInputError naming the key and what MLflow accepts, exactly as the server would refuse it. */
 // Names already found valid: a training loop logs the same few keys every step.
 const validNames = new Set<string>();
 
+/** Throws a TrackingInputError naming the key and what MLflow accepts, exactly as the server would refuse it. */
 export function checkName(kind: 'param' | 'metric' | 'tag' | 'artifact', name: unknown, where: string): string {
   if (typeof name === 'string' && validNames.has(name)) return name;
   if (typeof name !== 'string' || name.length === 0) {
