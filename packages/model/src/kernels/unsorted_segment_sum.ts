@@ -20,20 +20,12 @@ export const unsortedSegmentSumWasm: KernelFunc = (args) => {
   try {
     // Out-of-range ids would make ScatterNd write outside its output: drop them, like TF does.
     const ids = backend.readSync(segmentIds.dataId) as Int32Array | Float32Array;
-    let valid = true;
-    for (let i = 0; i < ids.length; i++) {
-      const s = ids[i]!;
-      if (s < 0 || s >= numSegments || !Number.isInteger(s)) valid = false;
-    }
+    const keep: number[] = [];
+    for (let i = 0; i < ids.length; i++) if (isSegment(ids[i]!, numSegments)) keep.push(i);
     let rows = ctx.reshape(x, [n, d]);
     let idx = ctx.reshape(segmentIds, [n, 1]);
     if (idx.dtype !== 'int32') idx = ctx.run('Cast', { x: idx }, { dtype: 'int32' });
-    if (!valid) {
-      const keep: number[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        const s = ids[i]!;
-        if (s >= 0 && s < numSegments && Number.isInteger(s)) keep.push(i);
-      }
+    if (keep.length < ids.length) {
       if (keep.length === 0) {
         return ctx.keep(ctx.run('Fill', {}, { shape: [numSegments, ...rowShape], value: 0, dtype: x.dtype }));
       }
@@ -63,13 +55,18 @@ export const unsortedSegmentSumCpu: KernelFunc = (args) => {
   const out = x.dtype === 'int32' ? new Int32Array(numSegments * d) : new Float32Array(numSegments * d);
   for (let i = 0; i < n; i++) {
     const s = ids[i]!;
-    if (s < 0 || s >= numSegments || !Number.isInteger(s)) continue;
+    if (!isSegment(s, numSegments)) continue;
     const src = i * d;
     const dst = s * d;
     for (let j = 0; j < d; j++) out[dst + j]! += xs[src + j]!;
   }
   return writeInfo(backend, out, [numSegments, ...rowShape], x.dtype);
 };
+
+/** Whether id `s` names an output row; others are dropped (as in TF). */
+function isSegment(s: number, numSegments: number): boolean {
+  return Number.isInteger(s) && s >= 0 && s < numSegments;
+}
 
 function segmentShapes(x: TensorInfo, segmentIds: TensorInfo): { n: number; rowShape: number[]; d: number } {
   if (segmentIds.shape.length !== 1) {
