@@ -76,12 +76,12 @@ export const conv2DBackpropFilter: KernelFunc = (args) => {
       }) as TensorInfo; // (Ci, kh, kw, Co)
       return ctx.keep(ctx.transpose(dw, [1, 2, 0, 3]));
     }
-    const dyT = ctx.transpose(ctx.reshape(dy, [n, outChannels]), [1, 0]); // (Co, N)
+    const dyT = ctx.reshape(ctx.transpose(ctx.reshape(dy, [n, outChannels]), [1, 0]), [1, outChannels, n]); // (1, Co, N)
     const taps: TensorInfo[] = [];
     for (let i = 0; i < filterHeight; i++) {
       for (let j = 0; j < filterWidth; j++) {
         let win: TensorInfo;
-        if (filterHeight === 1 && filterWidth === 1 && strideHeight === 1 && strideWidth === 1 && xp.shape[1] === outHeight && xp.shape[2] === outWidth) {
+        if (pointwise && xp.shape[1] === outHeight && xp.shape[2] === outWidth) {
           win = xp; // 1×1 stride-1 convolution: the window is the input itself
         } else {
           win = ctx.run('StridedSlice', { x: xp }, {
@@ -91,7 +91,7 @@ export const conv2DBackpropFilter: KernelFunc = (args) => {
             beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
           });
         }
-        const prod = ctx.run('BatchMatMul', { a: ctx.reshape(dyT, [1, outChannels, n]), b: ctx.reshape(win, [1, n, inChannels]) }, { transposeA: false, transposeB: false });
+        const prod = ctx.run('BatchMatMul', { a: dyT, b: ctx.reshape(win, [1, n, inChannels]) }, { transposeA: false, transposeB: false });
         taps.push(ctx.reshape(prod, [1, outChannels, inChannels]));
       }
     }
