@@ -22,13 +22,11 @@ export class Ctx {
   constructor(
     readonly backend: KernelBackend,
     readonly backendName: string,
-    /** Kernels this package replaced, called instead of the registry's entry. */
-    private readonly originals: ReadonlyMap<string, tf.KernelFunc> = new Map(),
   ) {}
 
   /** Runs kernel `name` on this backend; the result is freed by `freeAll` unless `keep` is called. */
   run(name: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: NamedAttrMap = {}): TensorInfo {
-    const fn = this.originals.get(name) ?? tf.getKernel(name, this.backendName)?.kernelFunc;
+    const fn = tf.getKernel(name, this.backendName)?.kernelFunc;
     if (fn === undefined) throw new Error(`kernel ${name} is not registered on backend ${this.backendName}`);
     const out = fn({ inputs: inputs as Record<string, TensorInfo>, attrs, backend: this.backend });
     const info = Array.isArray(out) ? out[0] : out;
