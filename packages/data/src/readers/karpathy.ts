@@ -10,6 +10,7 @@ const Sentence = z.object({
   raw: z.string(),
   tokens: z.array(z.string()).optional(),
   sentid: z.number().int().nonnegative().optional(),
+  type: z.string().optional(),
 });
 const Image = z
   .object({
@@ -32,6 +33,9 @@ export interface KarpathyImage {
   relPath: string;
   split: KarpathySplit;
   sentences: string[];
+  /** Per sentence, its type tag (e.g. colour, count, relation), where the file carries them, as the
+   *  generated world does; absent when no sentence of the image has one. */
+  sentenceTypes?: (string | undefined)[];
 }
 export interface KarpathyDataset {
   file: string;
@@ -56,15 +60,17 @@ export function readKarpathy(file: string, opts: ReadOptions = {}): KarpathyData
     if (ids.has(id)) return log.add({ ...where, message: `duplicate image id ${id}` });
     ids.add(id);
     const sentences: string[] = [];
+    const types: (string | undefined)[] = [];
     for (const [j, s] of im.sentences.entries()) {
       const sp = validate(Sentence, s, file, ['images', i, 'sentences', j], where.item);
       if (isProblems(sp)) return log.add(sp);
       if (!sp.raw.trim()) return log.add({ ...where, path: `images[${i}].sentences[${j}].raw`, message: 'empty caption' });
       sentences.push(sp.raw.trim());
+      types.push(sp.type);
     }
     const relPath = im.filepath ? `${im.filepath}/${im.filename}` : im.filename;
     if (index && !index.has(relPath)) return log.add({ ...where, message: `image file ${index.path(relPath)} does not exist` });
-    images.push({ id, filename: im.filename, relPath, split: im.split, sentences });
+    images.push({ id, filename: im.filename, relPath, split: im.split, sentences, ...(types.some((t) => t !== undefined) ? { sentenceTypes: types } : {}) });
   });
   log.finish(top.images.length);
   return { file, dataset: top.dataset, images, skipped: log.skipped };

@@ -77,6 +77,7 @@ describe('Karpathy splits', () => {
     expect(d.images.map((i) => [i.id, i.split])).toEqual([[42, 'test'], [73, 'restval'], [74, 'val'], [9, 'train']]);
     expect(d.images[1]!.relPath).toBe('val2014/COCO_val2014_000000000073.jpg');
     expect(d.images[1]!.sentences).toEqual(['Two giraffes.', 'Giraffes near a tree']);
+    expect(d.images[1]!.sentenceTypes).toBeUndefined(); // real files carry no type tags
     expect(karpathySplit(d, 'train').map((i) => i.id)).toEqual([73, 9]);
     expect(karpathySplit(d, 'train', { restvalInTrain: false }).map((i) => i.id)).toEqual([9]);
     expect(karpathySplit(d, 'test').map((i) => i.id)).toEqual([42]);

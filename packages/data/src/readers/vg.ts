@@ -24,6 +24,7 @@ const Region = z.object({
   y: z.number(),
   width: z.number(),
   height: z.number(),
+  type: z.string().optional(),
 });
 const RegionImage = z.object({ id: z.number().int().nonnegative(), regions: z.array(z.unknown()) });
 
@@ -41,6 +42,8 @@ export interface VgRegion {
   phrase: string;
   /** x, y, width, height in pixels of the original image. */
   box: [number, number, number, number];
+  /** Type tag (e.g. colour, relation) where the file carries one, as the generated world does. */
+  type?: string;
 }
 export interface VisualGenome {
   images: Map<number, VgImage>;
@@ -104,7 +107,7 @@ export function readVisualGenome(regionsFile: string, imageDataFile: string, opt
         return log.add({ ...where, message: `box [${r.x}, ${r.y}, ${r.width}, ${r.height}] has no area inside the ${im.width}×${im.height} image` });
       }
       if (x0 !== r.x || y0 !== r.y || x1 !== r.x + r.width || y1 !== r.y + r.height) clippedBoxes++;
-      regions.push({ id: r.region_id, imageId: r.image_id, phrase: r.phrase.trim(), box: [x0, y0, x1 - x0, y1 - y0] });
+      regions.push({ id: r.region_id, imageId: r.image_id, phrase: r.phrase.trim(), box: [x0, y0, x1 - x0, y1 - y0], ...(r.type !== undefined ? { type: r.type } : {}) });
     });
   });
   log.finish(total);

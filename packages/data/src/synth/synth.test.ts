@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rngFor } from '../rng';
 import {
   AnswerBalancer,
+  CAPTION_TYPES,
   SYNTH_PRESETS,
   generateWorld,
   hashTree,
@@ -25,7 +26,7 @@ import {
   type Scene,
   type SynthSizes,
 } from './index';
-import { readCocoCaptions, readNlvr2, readVqa } from '../readers/index';
+import { readCocoCaptions, readKarpathy, readNlvr2, readVisualGenome, readVqa } from '../readers/index';
 
 // A world a little smaller than smoke, so the suite stays fast; smoke itself is hashed below.
 const tiny: SynthSizes = { ...SYNTH_PRESETS.smoke, pretrainImages: 24, vqaTrainImages: 8, vqaTestQuestions: 20, nlvr2TrainPairs: 8, nlvr2TestPairs: 8 };
@@ -304,5 +305,14 @@ describe('the real readers on the generated world', () => {
     expect(nlvr2.items.every((i) => typeof i.type === 'string')).toBe(true);
     const coco = readCocoCaptions(join(out, 'coco/annotations/captions_val2014.json'));
     expect(coco.captions.every((c) => typeof c.type === 'string')).toBe(true);
+    const karpathy = readKarpathy(join(out, 'coco/dataset_coco.json'));
+    for (const im of karpathy.images) {
+      expect(im.sentenceTypes).toHaveLength(im.sentences.length);
+      for (const t of im.sentenceTypes!) expect(CAPTION_TYPES).toContain(t);
+    }
+    expect(new Set(karpathy.images.flatMap((im) => im.sentenceTypes)).size).toBeGreaterThan(2);
+    const vg = readVisualGenome(join(out, 'vg/region_descriptions.json'), join(out, 'vg/image_data.json'));
+    expect(vg.regions.length).toBeGreaterThan(0);
+    expect(vg.regions.every((r) => typeof r.type === 'string')).toBe(true);
   });
 });
