@@ -16,9 +16,9 @@ export interface ImageCacheOptions {
 
 /**
  * Every image decoded and resized once, kept as 8-bit RGB (a 128-px image is 49 KB, so the
- * `small` scale's 6000 pre-training images take ~300 MB). Batches are then assembled on the
- * calling thread in a few milliseconds with no decoding at all — the right feed on a machine
- * with no core to spare for a background loader (see docs/data-formats.md, Benchmark).
+ * `small` scale's 4000 pre-training images take ~190 MB). Batches are then assembled on the
+ * calling thread in ~10–15 ms with no decoding at all: the pre-cached feed data:bench compares
+ * the loader against, and a feed for small sets that are read many times.
  */
 export class DecodedImageCache {
   /** Bytes of decoded pixels held. */

@@ -1,6 +1,9 @@
-// Runs inside a worker thread (started by loader.ts through worker-boot.mjs): decodes one batch
-// of image files, collates them and sends the buffers back without copying (transfer list).
-import { parentPort } from 'node:worker_threads';
+// Runs in a decoder process (started by loader.ts through decoder-boot.mjs, at low CPU priority):
+// decodes one batch of image files at a time, collates it and writes its pixels and mask to the
+// file the job names (in memory-backed /dev/shm where there is one), then sends a small message.
+// The pixels do not travel over the IPC pipe: the training thread reads the pipe only between
+// steps, so megabytes sent through it would be pulled in 64 KiB pieces while the step waits.
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { collateImages } from './batch';
 import type { CollateOptions } from './batch';
 import { loadImage } from './decode';
@@ -13,8 +16,10 @@ export interface DecodeJob {
   decode: DecodeOptions;
   collate: CollateOptions;
   /** Images of this batch decoded at once. sharp queues each decode on libuv's pool (4 threads):
-   *  unbounded, a batch of 32 keeps 4 decodes running and takes the cores the training step needs. */
+   *  unbounded, a batch of 32 keeps 4 decodes running at once. */
   inFlight: number;
+  /** Where to write the batch: pixels (Float32, little-endian) then mask (Uint8), nothing else. */
+  out: string;
 }
 
 export interface DecodeResult {
@@ -22,18 +27,29 @@ export interface DecodeResult {
   /** Positions within the job's `files` that decoded. */
   kept: number[];
   errors: { position: number; file: string; message: string }[];
-  pixels?: Float32Array;
-  mask?: Uint8Array;
+  /** Set when at least one image decoded: the job's `out` file now holds the batch. */
+  written?: { pixelBytes: number; maskBytes: number };
+  /** The batch could not be written (e.g. no space left); the loader fails with this. */
+  fatal?: string;
   height: number;
   width: number;
   sizes: [number, number][];
 }
 
-if (!parentPort) throw new Error('images/worker.ts must run in a worker thread');
-const port = parentPort;
+if (!process.send) throw new Error('images/decoder.ts must run in a process started with an IPC channel (see loader.ts)');
+const send = process.send.bind(process);
+// The loader went away (closed, crashed or killed): nothing is left to decode for.
+process.on('disconnect', () => process.exit(0));
 
-port.on('message', (job: DecodeJob) => {
-  void (async () => {
+// Jobs arrive ahead of time (the loader keeps its prefetch window queued here, so a finished batch
+// never waits for the training thread to hand out the next job) and run one after another.
+let queue: Promise<void> = Promise.resolve();
+process.on('message', (job: DecodeJob) => {
+  queue = queue.then(() => decodeJob(job));
+});
+
+async function decodeJob(job: DecodeJob): Promise<void> {
+  {
     const settled: PromiseSettledResult<DecodedImage>[] = new Array(job.files.length);
     let next = 0;
     const lane = async () => {
@@ -60,11 +76,27 @@ port.on('message', (job: DecodeJob) => {
       }
     });
     if (ok.length === 0) {
-      port.postMessage({ step: job.step, kept, errors, height: 0, width: 0, sizes: [] } satisfies DecodeResult);
+      send({ step: job.step, kept, errors, height: 0, width: 0, sizes: [] } satisfies DecodeResult);
       return;
     }
     const b = collateImages(ok, job.collate);
-    const result: DecodeResult = { step: job.step, kept, errors, pixels: b.pixels, mask: b.mask, height: b.height, width: b.width, sizes: b.sizes };
-    port.postMessage(result, [b.pixels.buffer as ArrayBuffer, b.mask.buffer as ArrayBuffer]);
-  })();
-});
+    const result: DecodeResult = { step: job.step, kept, errors, height: b.height, width: b.width, sizes: b.sizes };
+    try {
+      const fd = openSync(job.out, 'w');
+      try {
+        writeAll(fd, new Uint8Array(b.pixels.buffer, b.pixels.byteOffset, b.pixels.byteLength));
+        writeAll(fd, b.mask);
+      } finally {
+        closeSync(fd);
+      }
+      result.written = { pixelBytes: b.pixels.byteLength, maskBytes: b.mask.byteLength };
+    } catch (e) {
+      result.fatal = `could not write batch ${job.step} to ${job.out}: ${(e as Error).message}`;
+    }
+    send(result);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+}

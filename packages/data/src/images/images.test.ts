@@ -1,5 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -132,7 +132,7 @@ describe('batching', () => {
   });
 });
 
-describe('ImageLoader (worker threads)', () => {
+describe('ImageLoader (decoder processes)', () => {
   const files = () => ['rgb.png', 'gray.png', 'alpha.png', 'cmyk.jpg', 'exif6.jpg', 'exif3.jpg', 'wide.jpg', 'strip.png'].map(p);
   const resize = { shortEdge: 16, longEdge: 32 };
 
@@ -168,12 +168,15 @@ describe('ImageLoader (worker threads)', () => {
     for (let t = 0; t < 100 && loader.buffered < 3; t++) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 500));
     expect(loader.buffered).toBe(3);
+    expect(readdirSync(loader.handoff).length).toBeLessThanOrEqual(3); // batch files waiting in /dev/shm
     let n = 0;
     for (let b = await loader.next(); b; b = await loader.next()) {
       n++;
       expect(loader.buffered).toBeLessThanOrEqual(3);
+      expect(readdirSync(loader.handoff).length).toBeLessThanOrEqual(3);
     }
     expect(n).toBe(6);
+    expect(existsSync(loader.handoff)).toBe(false); // removed when the loader closed itself after the last batch
   });
 
   it('skips a corrupt image under the threshold, naming it', async () => {
@@ -200,6 +203,48 @@ describe('ImageLoader (worker threads)', () => {
     expect((err as Error).message).toMatch(/not-an-image\.jpg/);
   });
 
+  it('runs its decoders at the lowest CPU priority by default, every thread of them', async () => {
+    const loader = new ImageLoader({ files: files(), batchSize: 2, resize, workers: 2 });
+    const first = await loader.next(); // the decoders have decoded, so their thread pools exist
+    expect(first?.index).toEqual([0, 1]);
+    const pids = loader.decoderPids;
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) {
+      expect(getPriority(pid)).toBe(19);
+      // Linux: each thread (task) has its own nice value; field 19 of /proc/<pid>/task/<tid>/stat.
+      const tasks = `/proc/${pid}/task`;
+      if (existsSync(tasks)) {
+        const nices = readdirSync(tasks).map((t) => Number(readFileSync(`${tasks}/${t}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+        expect(nices.length).toBeGreaterThan(3);
+        expect(new Set(nices)).toEqual(new Set([19]));
+      }
+    }
+    await loader.close();
+    const equal = new ImageLoader({ files: files(), batchSize: 2, resize, workers: 1, niceness: 0 });
+    expect(getPriority(equal.decoderPids[0]!)).toBe(getPriority(process.pid));
+    await equal.close();
+    expect(() => new ImageLoader({ files: files(), batchSize: 2, resize, niceness: 20 })).toThrow(/niceness must be a whole number from 0 to 19, got 20/);
+  });
+
+  it('fails naming the files in hand when a decoder process dies, and leaves no process behind', async () => {
+    const many = Array.from({ length: 40 }, () => p('wide.jpg'));
+    const loader = new ImageLoader({ files: many, batchSize: 2, resize, workers: 1, prefetch: 1 });
+    expect((await loader.next())?.index).toEqual([0, 1]);
+    const [pid] = loader.decoderPids;
+    process.kill(pid!, 'SIGKILL');
+    await expect(
+      (async () => {
+        for (let b = await loader.next(); b; b = await loader.next()) void b;
+      })(),
+    ).rejects.toThrow(/image loader decoder process failed( while decoding .*wide\.jpg.*)?: it exited with signal SIGKILL/);
+    await loader.close();
+    const kept = new ImageLoader({ files: many, batchSize: 2, resize, workers: 2 });
+    const pids = kept.decoderPids;
+    await kept.next();
+    await kept.close();
+    for (const id of pids) expect(() => process.kill(id, 0)).toThrow(/ESRCH/);
+  });
+
   it('closes cleanly when the consumer stops early', async () => {
     const many = Array.from({ length: 20 }, () => p('wide.jpg'));
     const loader = new ImageLoader({ files: many, batchSize: 2, resize, workers: 2 });
@@ -208,6 +253,7 @@ describe('ImageLoader (worker threads)', () => {
       break;
     }
     await expect(loader.next()).rejects.toThrow(/closed/);
+    expect(existsSync(loader.handoff)).toBe(false);
   });
 });
 

@@ -1,10 +1,14 @@
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, close, constants, existsSync, mkdtempSync, openSync, read, rmSync, unlink } from 'node:fs';
+import { availableParallelism, setPriority, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DataError } from '../readers/problems';
 import type { Problem } from '../readers/problems';
 import type { CollateOptions, ImageBatch } from './batch';
 import type { DecodeOptions, ResizeSpec } from './decode';
-import type { DecodeJob, DecodeResult } from './worker';
+import type { DecodeJob, DecodeResult } from './decoder';
 
 export interface ImageLoaderOptions {
   files: readonly string[];
@@ -15,12 +19,23 @@ export interface ImageLoaderOptions {
   resize: ResizeSpec;
   decode?: DecodeOptions;
   collate?: CollateOptions;
-  /** Worker threads (default: min(4, cores − 1), at least 1). */
+  /** Decoder processes (default: min(4, cores − 1), at least 1). */
   workers?: number;
-  /** Images each worker decodes at once (default 1: one core's worth of decoding per worker, so
-   *  a loader with W workers never takes more than W cores from the training step). */
+  /** Images each decoder process decodes at once (default 1: one core's worth of decoding per
+   *  process, so a loader with W workers never takes more than W cores from the training step). */
   inFlight?: number;
-  /** At most this many decoded batches exist at once, in flight or waiting (default 2 × workers). */
+  /**
+   * CPU priority (Unix nice value, 0–19) of the decoder processes; default 19, the lowest: they
+   * run on whatever CPU time the training step leaves idle and never take a core from it. On a
+   * 2-core machine a tensorflow step beside an equal-priority decoder ran ~40 % slower, beside a
+   * nice-19 one within noise (docs/data-formats.md, Benchmark). 0 competes as an equal.
+   */
+  niceness?: number;
+  /**
+   * At most this many batches exist ahead of the consumer, decoded or queued for decoding
+   * (default max(3, 2 × workers)): 3 lets a batch finish two steps ahead and be read in while the
+   * step before it computes, so the step never waits for the copy.
+   */
   prefetch?: number;
   /** Fraction of images that may fail to decode (skipped and reported) before the loader fails; default 0. */
   maxBadFraction?: number;
@@ -35,16 +50,19 @@ export interface LoadedBatch extends ImageBatch {
   skipped: Problem[];
 }
 
+/** A decoder's answer with its batch read in (when any image of it decoded). */
+type Received = DecodeResult & { data?: { pixels: Float32Array; mask: Uint8Array } };
+
 interface Deferred {
-  resolve: (r: DecodeResult) => void;
+  resolve: (r: Received) => void;
   reject: (e: Error) => void;
-  promise: Promise<DecodeResult>;
+  promise: Promise<Received>;
 }
 
 function deferred(): Deferred {
-  let resolve!: (r: DecodeResult) => void;
+  let resolve!: (r: Received) => void;
   let reject!: (e: Error) => void;
-  const promise = new Promise<DecodeResult>((res, rej) => {
+  const promise = new Promise<Received>((res, rej) => {
     resolve = res;
     reject = rej;
   });
@@ -54,14 +72,39 @@ function deferred(): Deferred {
 }
 
 interface Slot {
-  worker: Worker;
-  busy?: { step: number; files: string[] };
+  child: ChildProcess;
+  exited: Promise<void>;
+  /** Batches sent to this decoder and not answered yet, oldest (the one being decoded) first. */
+  queue: { step: number; files: string[] }[];
+}
+
+const BOOT = fileURLToPath(new URL('./decoder-boot.mjs', import.meta.url));
+
+/** `nice` from PATH (coreutils; every Linux and macOS has it), or undefined. */
+function findNice(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && existsSync(path.join(dir, 'nice'))) return path.join(dir, 'nice');
+  }
+  return undefined;
+}
+
+/** Memory-backed /dev/shm where there is one (Linux), else the temp folder. */
+function handoffRoot(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
 }
 
 /**
- * Decodes batches of images on worker threads ahead of the consumer. Memory is bounded: no more
+ * Decodes batches of images in child processes, at low CPU priority, ahead of the consumer.
+ * Processes rather than worker threads: the CPU priority of a process covers every thread in it
+ * (sharp's decodes run on libuv's and libvips' thread pools, which worker threads share with the
+ * training thread), so decoding yields to the training step as a whole. Memory is bounded: no more
  * than `prefetch` decoded batches exist beyond the one the consumer holds. Batches come out in
- * schedule order. `close()` (or leaving a `for await` loop) stops the workers.
+ * schedule order. `close()` (or leaving a `for await` loop) stops the decoder processes.
  */
 export class ImageLoader implements AsyncIterable<LoadedBatch> {
   readonly batches: readonly (readonly number[])[];
@@ -74,6 +117,9 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
   private closed = false;
   private readonly skippedAll: Problem[] = [];
   private readonly totalImages: number;
+  /** Folder of the batch files decoders hand over (at most `prefetch` at a time); removed on close. */
+  readonly handoff: string;
+  private readonly removeHandoff = () => rmSync(this.handoff, { recursive: true, force: true });
 
   constructor(private readonly opts: ImageLoaderOptions) {
     if (opts.batches) this.batches = opts.batches;
@@ -89,17 +135,27 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     }
     this.totalImages = this.batches.reduce((n, b) => n + b.length, 0);
     const workers = opts.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1));
-    this.prefetch = opts.prefetch ?? 2 * workers;
+    this.prefetch = opts.prefetch ?? Math.max(3, 2 * workers);
     if (!(this.prefetch >= 1)) throw new RangeError('ImageLoader: prefetch must be ≥ 1');
     const inFlight = opts.inFlight ?? 1;
     if (!Number.isInteger(inFlight) || inFlight < 1) throw new RangeError(`ImageLoader: inFlight must be a whole number ≥ 1, got ${inFlight}`);
-    for (let w = 0; w < workers; w++) this.slots.push(this.startWorker());
+    const niceness = opts.niceness ?? 19;
+    if (!Number.isInteger(niceness) || niceness < 0 || niceness > 19) throw new RangeError(`ImageLoader: niceness must be a whole number from 0 to 19, got ${niceness}`);
+    if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`ImageLoader: workers must be a whole number ≥ 1, got ${workers}`);
+    this.handoff = mkdtempSync(path.join(handoffRoot(), 'pixel-bert-loader-'));
+    process.once('exit', this.removeHandoff); // a consumer that never closes leaves nothing behind
+    for (let w = 0; w < workers; w++) this.slots.push(this.startWorker(niceness));
     this.pump();
   }
 
   /** Every image skipped so far, with the file and the decoder's reason. */
   get skipped(): readonly Problem[] {
     return this.skippedAll;
+  }
+
+  /** Process ids of the decoder processes (for diagnostics: `top`, `/proc/<pid>`). */
+  get decoderPids(): number[] {
+    return this.slots.flatMap((s) => (s.child.pid === undefined ? [] : [s.child.pid]));
   }
 
   /** Batches decoded or being decoded that the consumer has not taken yet (never above `prefetch`). */
@@ -111,21 +167,42 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     return this.batches.length;
   }
 
-  private startWorker(): Slot {
-    const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url));
-    const slot: Slot = { worker };
-    worker.on('message', (r: DecodeResult) => {
-      slot.busy = undefined;
-      this.pending.get(r.step)?.resolve(r);
+  private startWorker(niceness: number): Slot {
+    // Started through `nice` when there is one, so every thread of the decoder — including the
+    // thread pools libuv and libvips create — is born at the low priority; otherwise the
+    // process's main thread is lowered right after the start (threads it makes later inherit it).
+    const nice = niceness > 0 ? findNice() : undefined;
+    const [cmd, args] = nice ? [nice, ['-n', String(niceness), process.execPath, BOOT]] : [process.execPath, [BOOT]];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    if (niceness > 0 && !nice && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, niceness);
+      } catch {
+        // Not permitted here: the decoder runs at normal priority (only slower training, never wrong batches).
+      }
+    }
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const slot: Slot = { child, exited, queue: [] };
+    child.on('message', (r: DecodeResult) => {
+      slot.queue = slot.queue.filter((j) => j.step !== r.step);
+      const d = this.pending.get(r.step);
       this.pump();
+      if (!d) return;
+      if (!r.written || r.fatal) return d.resolve(r);
+      // Read the batch in now, on libuv's thread pool: this handler runs between training steps,
+      // and the copy then proceeds while the next step computes instead of inside next().
+      this.readBatch(r.step, r.written).then(
+        (data) => d.resolve({ ...r, data }),
+        (e: Error) => this.fail(e),
+      );
     });
     const die = (e: Error) => {
       if (this.closed) return;
-      const files = slot.busy ? ` while decoding ${slot.busy.files.join(', ')}` : '';
-      this.fail(new Error(`image loader worker failed${files}: ${e.message}`));
+      const files = slot.queue[0] ? ` while decoding ${slot.queue[0].files.join(', ')}` : '';
+      this.fail(new Error(`image loader decoder process failed${files}: ${e.message}`));
     };
-    worker.on('error', die);
-    worker.on('exit', (code) => die(new Error(`worker exited with code ${code}`)));
+    child.on('error', die);
+    child.on('exit', (code, signal) => die(new Error(`it exited with ${signal ? `signal ${signal}` : `code ${code}`}`)));
     return slot;
   }
 
@@ -136,23 +213,28 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     void this.close();
   }
 
+  /** Fill the prefetch window, each batch to the decoder with the fewest batches queued. */
   private pump(): void {
     if (this.closed || this.failure) return;
-    for (const slot of this.slots) {
-      if (this.nextDispatch >= this.batches.length) return;
-      if (this.nextDispatch - this.nextYield >= this.prefetch) return;
-      if (slot.busy) continue;
+    while (this.nextDispatch < this.batches.length && this.nextDispatch - this.nextYield < this.prefetch) {
+      const slot = this.slots.reduce((a, b) => (b.queue.length < a.queue.length ? b : a));
       const step = this.nextDispatch++;
       const files = this.batches[step]!.map((i) => this.opts.files[i]!);
-      const job: DecodeJob = { step, files, resize: this.opts.resize, decode: this.opts.decode ?? {}, collate: this.opts.collate ?? {}, inFlight: this.opts.inFlight ?? 1 };
+      const out = path.join(this.handoff, `batch-${step}.bin`);
+      const job: DecodeJob = { step, files, resize: this.opts.resize, decode: this.opts.decode ?? {}, collate: this.opts.collate ?? {}, inFlight: this.opts.inFlight ?? 1, out };
       this.pending.set(step, deferred());
-      slot.busy = { step, files };
-      slot.worker.postMessage(job);
+      slot.queue.push({ step, files });
+      slot.child.send(job);
     }
   }
 
   /** The next batch in schedule order, or undefined at the end. */
   async next(): Promise<LoadedBatch | undefined> {
+    // One turn of the event loop's I/O phase: decoders' answers that arrived during the step are
+    // taken now and their batches start reading in the background. Without it a batch that is
+    // already here resolves in a microtask, the pipe is never polled, and the answers pile up
+    // until some step has to wait for all of them.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.nextYield >= this.batches.length) {
@@ -165,6 +247,12 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
       if (!d) throw new Error(`image loader: batch ${step} was never dispatched (internal error)`);
       const r = await d.promise;
       this.pending.delete(step);
+      if (r.fatal) {
+        const err = new Error(`image loader: ${r.fatal}`);
+        this.fail(err);
+        throw err;
+      }
+      const data = r.data;
       this.nextYield++;
       this.pump();
       const idx = this.batches[step]!;
@@ -177,13 +265,13 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
           throw err;
         }
       }
-      if (!r.pixels || !r.mask) continue; // every image of this batch was bad (reported above)
+      if (!data) continue; // every image of this batch was bad (reported above)
       return {
         step,
         index: r.kept.map((p) => idx[p]!),
         skipped,
-        pixels: r.pixels,
-        mask: r.mask,
+        pixels: data.pixels,
+        mask: data.mask,
         batch: r.kept.length,
         height: r.height,
         width: r.width,
@@ -191,6 +279,43 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
         files: r.kept.map((p) => this.opts.files[idx[p]!]!),
       };
     }
+  }
+
+  /**
+   * Read and delete the batch file a decoder wrote. One read request for the whole file (fs.read,
+   * not readFile, whose 512 KiB pieces each need a turn of the event loop, which the training
+   * thread gives only between steps), into memory first touched by the pool thread doing the read.
+   */
+  private readBatch(step: number, sizes: { pixelBytes: number; maskBytes: number }): Promise<{ pixels: Float32Array; mask: Uint8Array }> {
+    const file = path.join(this.handoff, `batch-${step}.bin`);
+    const total = sizes.pixelBytes + sizes.maskBytes;
+    const buf = Buffer.allocUnsafeSlow(total); // its own ArrayBuffer at offset 0: Float32Array-aligned
+    return new Promise((resolve, reject) => {
+      let fd: number;
+      try {
+        fd = openSync(file, 'r');
+      } catch (e) {
+        return reject(new Error(`image loader: cannot open batch file ${file}: ${(e as Error).message}`));
+      }
+      const finish = (e: Error | null) => {
+        if (e) {
+          close(fd, () => undefined);
+          return reject(new Error(`image loader: reading batch file ${file}: ${e.message}`));
+        }
+        resolve({ pixels: new Float32Array(buf.buffer, 0, sizes.pixelBytes / 4), mask: new Uint8Array(buf.buffer, sizes.pixelBytes, sizes.maskBytes) });
+        // Freeing a tmpfs file's pages takes milliseconds: on the pool too. A file left by a
+        // failed unlink goes with the folder at close().
+        close(fd, () => unlink(file, () => undefined));
+      };
+      const readFrom = (off: number) =>
+        read(fd, buf, off, total - off, off, (e, n) => {
+          if (e) return finish(e);
+          if (n === 0) return finish(new Error(`it has ${off} bytes, expected ${total}`));
+          if (off + n < total) return readFrom(off + n);
+          finish(null);
+        });
+      readFrom(0);
+    });
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<LoadedBatch> {
@@ -201,12 +326,15 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     }
   }
 
-  /** Stop the workers; batches not yet taken are dropped. Safe to call more than once. */
+  /** Stop the decoder processes; batches not yet taken are dropped. Safe to call more than once. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const err = new Error('image loader closed');
     for (const d of this.pending.values()) d.reject(err);
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const s of this.slots) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill();
+    await Promise.all(this.slots.map((s) => s.exited));
+    this.removeHandoff();
+    process.removeListener('exit', this.removeHandoff);
   }
 }
