@@ -1,12 +1,14 @@
-// `npx nx run data:bench [--images=N] [--steps=N] [--step-ms=MS]` (run from the workspace root).
+// `npx nx run data:bench` (run from the workspace root; --help lists the flags).
 // 1. Decode+resize throughput (images/s) at the small (128/128) and paper (800/1333, Sec. 4.1)
-//    sizes, on the calling thread and through the worker loader, over JPEGs generated here.
-// 2. Does a training step wait for data? A simulated step (a fixed amount of float work over the
-//    batch, standing in for a CPU tfjs step) is timed consuming batches from the worker loader and
-//    from batches decoded in advance; the loader passes when its step time is within 5 %.
+//    sizes, on the calling thread and through the loader, over COCO-like JPEGs made here and over
+//    the generated world's own PNG scenes.
+// 2. Does a training step wait for data? The real small-scale Pixel-BERT step (or, at paper size
+//    and with --step=stand-in, an accelerator-bound stand-in) is timed in pairs: fed by the loader, and
+//    on a batch decoded in advance with the decoders stopped; the loader passes when the mean
+//    paired ratio is within 5 % and the step waits for data under 5 % of its time.
 // Prints the numbers and appends one JSON line per measurement to benchmarks/data.jsonl.
 
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,15 +16,63 @@ import sharp from 'sharp';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
 import { collateImages, DecodedImageCache, ImageLoader, loadImage } from '../images/index';
 import type { ImageBatch, ResizeSpec } from '../images/index';
+import { rngFor } from '../rng';
+import { encodePng, renderScene, sampleScene } from '../synth/index';
+import { acceleratorStep, modelStep } from './bench-steps';
+import type { BenchStep } from './bench-steps';
 
-const USAGE = 'usage: npx nx run data:bench [--images=N (48)] [--steps=N (16)] [--step-scale=X (1: multiplies the simulated step lengths)] [--workers=N (1)] [--sizes=small,paper] [--out=FILE (benchmarks/data.jsonl)]';
-// Simulated step lengths stand for a CPU training step at that scale (small: resnet-small + a
-// 4-layer encoder on 32 images of 128 px; paper: ResNet-50 + BERT-base on 4 images of 800×1333,
-// far longer on a CPU than 1.5 s) — conservative, so the loader has less time than in reality.
-const SIZES: Record<'small' | 'paper', ResizeSpec & { batch: number; stepMs: number }> = {
-  small: { shortEdge: 128, longEdge: 128, batch: 32, stepMs: 250 },
-  paper: { shortEdge: 800, longEdge: 1333, batch: 4, stepMs: 1500 },
+const USAGE = [
+  'usage: npx nx run data:bench [flags]',
+  '  --images=N      test images per source (default 64)',
+  '  --pairs=N       step pairs (pre-cached, loader-fed) per case (default 24)',
+  '  --step=model|stand-in    model (default): the real Pixel-BERT step where the case has one;',
+  '                  stand-in: the accelerator-bound stand-in everywhere (no tensorflow needed)',
+  '  --cases=LIST    of small-world, small-jpeg, paper-jpeg (the default), paper-model (the real paper-size step:',
+  '                  ~33 s and ~13 GB per step on 2 cores; try --pairs=4)',
+  '  --workers=N     loader decoder processes (default 1)',
+  '  --niceness=N    their CPU priority, 0–19 (default 19, the loader default)',
+  '  --out=FILE      JSON lines go here (default benchmarks/data.jsonl)',
+].join('\n');
+
+const SIZES: Record<'small' | 'paper', ResizeSpec> = {
+  small: { shortEdge: 128, longEdge: 128 },
+  paper: { shortEdge: 800, longEdge: 1333 },
 };
+
+interface Case {
+  name: string;
+  size: 'small' | 'paper';
+  source: 'world' | 'jpeg';
+  batch: number;
+  /** The stand-in's step time, where the stand-in runs. */
+  standInMs: number;
+  /** The real step's shape, where a real step is practical on a CPU. */
+  model?: 'small' | 'paper';
+  /** Run only when named in --cases. */
+  optIn?: boolean;
+}
+// The real step at the paper size takes ~22 s per 800×1333 image on a 2-core CPU (and ~13 GB), so
+// by default that size runs the accelerator-bound stand-in: 1.5 s per batch of 4, faster than
+// the paper's V100s step, with both cores free for decoding as on a GPU machine. `paper-model`
+// runs the real paper-size step, one image per batch (minutes; opt-in).
+const CASES: Case[] = [
+  { name: 'small-world', size: 'small', source: 'world', batch: 32, standInMs: 250, model: 'small' },
+  { name: 'small-jpeg', size: 'small', source: 'jpeg', batch: 32, standInMs: 250, model: 'small' },
+  { name: 'paper-jpeg', size: 'paper', source: 'jpeg', batch: 4, standInMs: 1500 },
+  { name: 'paper-model', size: 'paper', source: 'jpeg', batch: 1, standInMs: 1500, model: 'paper', optIn: true },
+];
+
+/** The generated world's images: scenes of the `small` scale rendered to 128-px PNGs, as data:synth writes them. */
+async function makeWorldImages(dir: string, n: number): Promise<string[]> {
+  const files: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const scene = sampleScene(rngFor(7, 'bench', i), { imageSize: 128, objectsMin: 2, objectsMax: 4 });
+    const f = path.join(dir, `scene${String(i).padStart(4, '0')}.png`);
+    writeFileSync(f, await encodePng(renderScene(scene), scene.width, scene.height));
+    files.push(f);
+  }
+  return files;
+}
 
 /** COCO-like test images: 640×480 / 480×640 with smooth gradients, blocks and mild noise. */
 async function makeImages(dir: string, n: number): Promise<string[]> {
@@ -53,143 +103,121 @@ async function makeImages(dir: string, n: number): Promise<string[]> {
 }
 
 /** Images/s decoding on this thread, `concurrency` images in flight (sharp runs libvips off-thread). */
+/** Images/s decoding on this thread, `concurrency` images in flight (sharp runs libvips off-thread). */
 async function mainThreadRate(files: string[], spec: ResizeSpec, concurrency: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < files.length; i += concurrency) await Promise.all(files.slice(i, i + concurrency).map((f) => loadImage(f, spec)));
   return files.length / ((performance.now() - t0) / 1000);
 }
 
-async function loaderRate(files: string[], spec: ResizeSpec & { batch: number }, workers: number): Promise<{ rate: number; startupS: number }> {
+async function loaderRate(files: string[], spec: ResizeSpec, batch: number, workers: number, niceness: number): Promise<{ rate: number; startupS: number }> {
   // At least 6 batches, so the rate is measured over ≥ 5 after the first.
-  const list = Array.from({ length: Math.max(files.length, 6 * spec.batch) }, (_, i) => files[i % files.length]!);
+  const list = Array.from({ length: Math.max(files.length, 6 * batch) }, (_, i) => files[i % files.length]!);
   const t0 = performance.now();
-  const loader = new ImageLoader({ files: list, batchSize: spec.batch, resize: spec, workers, collate: { sizeDivisor: 32 } });
+  const loader = new ImageLoader({ files: list, batchSize: batch, resize: spec, workers, niceness, collate: { sizeDivisor: 32 } });
   let n = 0;
   let t1 = 0;
   for await (const b of loader) {
     if (!t1) t1 = performance.now();
     else n += b.batch;
   }
-  // Exclude worker start-up and the first batch (its decode overlaps the start-up).
+  // Exclude the decoders' start-up and the first batch (its decode overlaps the start-up).
   return { rate: n / ((performance.now() - t1) / 1000), startupS: (t1 - t0) / 1000 };
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /**
- * A stand-in training step: one pass over the batch (the input feed) and then a fixed number of
- * 64×64 matrix products on a cache-resident working set — compute-bound, as a tfjs CPU step's
- * convolutions and matmuls are, so its time is stable and any slow-down comes from waiting or
- * from CPU contention, not from cache luck.
+ * Paired steps: for each pair, one step on a pre-decoded batch with the decoder processes
+ * stopped (SIGSTOP: no decoding at all beside it) and one fed by the loader with them running
+ * (SIGCONT), in alternating order. The two steps of a pair share the machine's state of the
+ * moment, so drift cancels in their ratio, and the spread of the ratios gives the uncertainty.
+ * While stopped, decoders cannot work ahead: each loader step has about one step's time to
+ * decode the next batch, as in steady-state training.
  */
-function makeStep(matmuls: number): (b: ImageBatch) => number {
-  const n = 64;
-  const a = new Float32Array(n * n).map((_, i) => ((i * 7) % 13) / 13);
-  const w = new Float32Array(n * n).map((_, i) => ((i * 5) % 11) / 11 - 0.5);
-  const c = new Float32Array(n * n);
-  return (b) => {
-    let acc = 0;
-    const px = b.pixels;
-    for (let i = 0; i < px.length; i++) acc += px[i]!;
-    a[0] = acc * 1e-9;
-    let check = 0;
-    for (let m = 0; m < matmuls; m++) {
-      for (let i = 0; i < n; i++) {
-        for (let j = 0; j < n; j++) {
-          let s = 0;
-          for (let k = 0; k < n; k++) s += a[i * n + k]! * w[k * n + j]!;
-          c[i * n + j] = s;
-        }
-      }
-      // Products of the same bounded inputs: no growth towards Inf and no decay into denormals
-      // (either would change the speed of the arithmetic from step to step).
-      check += c[m % (n * n)]!;
-    }
-    return acc + check;
-  };
-}
-
-function stats(xs: number[]): { mean: number; median: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  return { mean: xs.reduce((a, b) => a + b, 0) / xs.length, median: s[Math.floor(s.length / 2)]! };
-}
-
-async function stepComparison(files: string[], spec: ResizeSpec & { batch: number }, steps: number, stepMs: number, workers: number) {
-  // Calibrate the step to ~stepMs on one pre-decoded batch: double the work until a run takes
-  // ≥ 50 ms (past JIT warm-up), then scale.
-  const batchesOf = (k: number) => Array.from({ length: spec.batch }, (_, j) => (k * spec.batch + j) % files.length);
-  const one = collateImages(await Promise.all(batchesOf(0).map((i) => loadImage(files[i]!, spec))), { sizeDivisor: 32 });
-  // Warm the JIT first (the step's loops are only fully optimised after a few runs), then
-  // calibrate in CPU time (no loader runs yet, so the process's CPU time is this thread's): on a
-  // busy machine wall time would count other processes' turns as work.
-  const warm = makeStep(16);
-  for (const t0 = performance.now(); performance.now() - t0 < 1500; ) warm(one);
-  const cpuMs = (f: () => void) => {
-    const u0 = process.cpuUsage();
-    f();
-    const u = process.cpuUsage(u0);
-    return (u.user + u.system) / 1000;
-  };
-  let iters = 1;
-  let took = 0;
-  for (;;) {
-    const trial = makeStep(iters);
-    took = Math.min(cpuMs(() => trial(one)), cpuMs(() => trial(one)));
-    if (took >= 100) break;
-    iters *= 2;
-  }
-  iters = Math.max(1, Math.round((iters * stepMs) / took));
-  const step = makeStep(iters);
-
-  const schedule = Array.from({ length: steps }, (_, k) => batchesOf(k));
-
-  // (a) pre-cached: every batch decoded before timing starts.
+async function stepComparison(files: string[], spec: ResizeSpec, batch: number, step: BenchStep, pairs: number, workers: number, niceness: number) {
+  const batchOf = (k: number) => Array.from({ length: batch }, (_, j) => (k * batch + j) % files.length);
   const cached: ImageBatch[] = [];
-  for (const idx of schedule.slice(0, Math.min(steps, Math.ceil(files.length / spec.batch)))) {
-    cached.push(collateImages(await Promise.all(idx.map((i) => loadImage(files[i]!, spec))), { sizeDivisor: 32 }));
+  for (let k = 0; k < Math.min(pairs, Math.ceil(files.length / batch)); k++) {
+    cached.push(collateImages(await Promise.all(batchOf(k).map((i) => loadImage(files[i]!, spec))), { sizeDivisor: 32 }));
   }
-  let sink = 0;
-  const runCached = () => {
-    const times: number[] = [];
-    for (let k = 0; k < steps; k++) {
-      const t0 = performance.now();
-      sink += step(cached[k % cached.length]!);
-      times.push(performance.now() - t0);
-    }
-    return times.slice(1);
-  };
-  const cachedBefore = runCached();
+  const warm = 3;
+  for (let k = 0; k < warm; k++) step.run(cached[k % cached.length]!, k);
 
-  // (b) worker loader: per-step time includes any wait for the next batch.
-  const loader = new ImageLoader({ files, batches: schedule, resize: spec, workers, collate: { sizeDivisor: 32 } });
-  const first = await loader.next(); // worker start-up is not part of a step
-  if (!first) throw new Error('loader produced no batch');
-  sink += step(first);
-  const loaderTimes: number[] = [];
-  let waitMs = 0;
-  for (let k = 1; k < steps; k++) {
-    const t0 = performance.now();
-    const b = await loader.next();
-    const t1 = performance.now();
-    if (!b) throw new Error(`loader ended early at step ${k}`);
-    sink += step(b);
-    loaderTimes.push(performance.now() - t0);
-    waitMs += t1 - t0;
+  const schedule = Array.from({ length: 1 + pairs }, (_, k) => batchOf(k));
+  const loader = new ImageLoader({ files, batches: schedule, resize: spec, workers, niceness, collate: { sizeDivisor: 32 } });
+  const signal = (sig: 'SIGSTOP' | 'SIGCONT') => {
+    for (const pid of loader.decoderPids) process.kill(pid, sig);
+  };
+  try {
+    const first = await loader.next(); // decoder start-up is not part of a step
+    if (!first) throw new Error('loader produced no batch');
+    let n = warm;
+    const cachedMs: number[] = [];
+    const loaderMs: number[] = [];
+    const loaderRunMs: number[] = [];
+    let waitMs = 0;
+    const runCached = (k: number) => {
+      signal('SIGSTOP');
+      const t0 = performance.now();
+      step.run(cached[k % cached.length]!, n++);
+      cachedMs.push(performance.now() - t0);
+      signal('SIGCONT');
+    };
+    const runLoader = async (k: number) => {
+      const t0 = performance.now();
+      const b = await loader.next();
+      const t1 = performance.now();
+      if (!b) throw new Error(`loader ended early at pair ${k + 1}`);
+      step.run(b, n++);
+      const t2 = performance.now();
+      loaderMs.push(t2 - t0);
+      loaderRunMs.push(t2 - t1);
+      waitMs += t1 - t0;
+    };
+    for (let k = 0; k < pairs; k++) {
+      if (k % 2 === 0) {
+        runCached(k);
+        await runLoader(k);
+      } else {
+        await runLoader(k);
+        runCached(k);
+      }
+    }
+    const ratios = loaderMs.map((l, k) => l / cachedMs[k]!);
+    const r = mean(ratios);
+    const sd = Math.sqrt(ratios.reduce((a, x) => a + (x - r) ** 2, 0) / Math.max(1, ratios.length - 1));
+    return {
+      cached: { mean: mean(cachedMs), median: median(cachedMs) },
+      loader: { mean: mean(loaderMs), median: median(loaderMs) },
+      /** The loader-fed steps without their wait: the step's own slow-down from decoding beside it. */
+      loaderRunMean: mean(loaderRunMs),
+      waitMsPerStep: waitMs / loaderMs.length,
+      ratio: r,
+      /** Standard error of the mean ratio. */
+      se: sd / Math.sqrt(ratios.length),
+    };
+  } finally {
+    signal('SIGCONT'); // a stopped process would not act on close()'s SIGTERM
+    await loader.close();
   }
-  await loader.close();
-  // Cached steps again after the loader run: the baseline is both runs together, so drift in
-  // the machine's load (other processes) is not blamed on the loader; how far the two cached
-  // runs differ is the noise floor of the comparison.
-  const cachedAfter = runCached();
-  const c = stats([...cachedBefore, ...cachedAfter]);
-  const l = stats(loaderTimes);
-  const noise = Math.abs(stats(cachedAfter).mean - stats(cachedBefore).mean) / c.mean;
-  return { iters, cached: c, loader: l, waitMsPerStep: waitMs / loaderTimes.length, ratio: l.mean / c.mean, noise, sink };
 }
 
 async function main(): Promise<number> {
-  let values: { images?: string; steps?: string; 'step-scale'?: string; workers?: string; sizes?: string; out?: string; help?: boolean };
+  let values: { images?: string; pairs?: string; step?: string; cases?: string; workers?: string; niceness?: string; out?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
-      options: { images: { type: 'string' }, steps: { type: 'string' }, 'step-scale': { type: 'string' }, workers: { type: 'string' }, sizes: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        images: { type: 'string' },
+        pairs: { type: 'string' },
+        step: { type: 'string' },
+        cases: { type: 'string' },
+        workers: { type: 'string' },
+        niceness: { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean' },
+      },
       strict: true,
     }));
   } catch (e) {
@@ -200,19 +228,20 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const int = (v: string | undefined, d: number, name: string) => {
+  const int = (v: string | undefined, d: number, name: string, min = 1, max = Infinity) => {
     const n = v === undefined ? d : Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${v}"`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min}${max < Infinity ? ` to ${max}` : ' up'}, got "${v}"`);
     return n;
   };
-  const nImages = int(values.images, 48, 'images');
-  const steps = int(values.steps, 16, 'steps');
-  const stepScale = values['step-scale'] === undefined ? 1 : Number(values['step-scale']);
-  if (!(stepScale > 0)) throw new Error(`--step-scale must be a positive number, got "${values['step-scale']}"`);
+  const nImages = int(values.images, 64, 'images');
+  const pairs = int(values.pairs, 24, 'pairs', 2);
   const workers = int(values.workers, 1, 'workers');
-  const names = (values.sizes ?? 'small,paper').split(',');
-  for (const n of names) if (!(n in SIZES)) throw new Error(`--sizes: unknown size "${n}" (small, paper)`);
-  const sizes = Object.entries(SIZES).filter(([n]) => names.includes(n));
+  const niceness = int(values.niceness, 19, 'niceness', 0, 19);
+  const stepKind = values.step ?? 'model';
+  if (stepKind !== 'model' && stepKind !== 'stand-in') throw new UsageError(`--step must be model or stand-in, got "${stepKind}"`);
+  const names = values.cases ? values.cases.split(',') : CASES.filter((c) => !c.optIn).map((c) => c.name);
+  for (const n of names) if (!CASES.some((c) => c.name === n)) throw new UsageError(`--cases: unknown case "${n}"; expected some of ${CASES.map((c) => c.name).join(', ')}`);
+  const cases = CASES.filter((c) => names.includes(c.name));
 
   const out = values.out ? path.resolve(values.out) : path.join(WORKSPACE_ROOT, 'benchmarks', 'data.jsonl');
   mkdirSync(path.dirname(out), { recursive: true });
@@ -223,50 +252,61 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'pb-data-bench-'));
   try {
     console.log(`data:bench: ${env.cpus} CPU(s) (${env.cpu}), load average ${env.loadavg1?.toFixed(1)}, node ${env.node}, sharp ${env.sharp} / libvips ${env.vips}`);
-    process.stdout.write(`generating ${nImages} test JPEGs (640×480 and 480×640) in ${dir} … `);
-    const files = await makeImages(dir, nImages);
+    process.stdout.write(`generating ${nImages} COCO-like JPEGs (640×480 and 480×640) and ${nImages} generated-world scenes (128-px PNG) in ${dir} … `);
+    mkdirSync(path.join(dir, 'jpeg'));
+    mkdirSync(path.join(dir, 'world'));
+    const sources = { jpeg: await makeImages(path.join(dir, 'jpeg'), nImages), world: await makeWorldImages(path.join(dir, 'world'), nImages) };
     console.log('done');
 
-    console.log('\ndecode + resize + normalise throughput (images/s)');
-    for (const [name, spec] of sizes) {
+    console.log(`\ndecode + resize + normalise throughput (images/s; loader: ${workers} decoder process(es) at niceness ${niceness}, on an idle machine)`);
+    const measured = new Set<string>();
+    for (const c of cases) {
+      if (measured.has(`${c.source}/${c.size}`)) continue;
+      measured.add(`${c.source}/${c.size}`);
+      const files = sources[c.source];
+      const spec = SIZES[c.size];
       await mainThreadRate(files.slice(0, 4), spec, 4); // warm libvips
       const main1 = await mainThreadRate(files, spec, 1);
       const main4 = await mainThreadRate(files, spec, 4);
-      const viaLoader = await loaderRate(files, spec, workers);
-      console.log(
-        `  ${name.padEnd(5)} ${spec.shortEdge}/${spec.longEdge}: main thread ${main1.toFixed(1)} (1 in flight), ${main4.toFixed(1)} (4 in flight); ` +
-          `worker loader (${workers} worker, batch ${spec.batch}) ${viaLoader.rate.toFixed(1)} after ${viaLoader.startupS.toFixed(1)} s start-up`,
-      );
+      const viaLoader = await loaderRate(files, spec, c.batch, workers, niceness);
       // The alternative feed: decode once into 8-bit memory, then assemble batches per step.
       const cache = await DecodedImageCache.build(files, spec);
       const reps = 10;
       const tc = performance.now();
-      for (let k = 0; k < reps; k++) cache.batch(Array.from({ length: spec.batch }, (_, j) => (k * spec.batch + j) % files.length), { sizeDivisor: 32 });
+      for (let k = 0; k < reps; k++) cache.batch(Array.from({ length: c.batch }, (_, j) => (k * c.batch + j) % files.length), { sizeDivisor: 32 });
       const cacheBatchMs = (performance.now() - tc) / reps;
-      console.log(`        decoded cache: ${(cache.bytes / files.length / 1024).toFixed(0)} KiB/image held; a batch of ${spec.batch} assembled in ${cacheBatchMs.toFixed(1)} ms`);
-      record({ kind: 'decode-throughput', size: name, shortEdge: spec.shortEdge, longEdge: spec.longEdge, images: nImages, mainThread1: main1, mainThread4: main4, loader: viaLoader.rate, loaderWorkers: workers, loaderStartupS: viaLoader.startupS, cacheKiBPerImage: cache.bytes / files.length / 1024, cacheBatchMs });
+      console.log(
+        `  ${c.name.padEnd(11)} ${spec.shortEdge}/${spec.longEdge}: main thread ${main1.toFixed(1)} (1 in flight), ${main4.toFixed(1)} (4 in flight); ` +
+          `loader ${viaLoader.rate.toFixed(1)} (batch ${c.batch}) after ${viaLoader.startupS.toFixed(1)} s start-up; ` +
+          `decoded cache ${(cache.bytes / files.length / 1024).toFixed(0)} KiB/image, a batch assembled in ${cacheBatchMs.toFixed(1)} ms`,
+      );
+      record({ kind: 'decode-throughput', case: c.name, source: c.source, size: c.size, shortEdge: spec.shortEdge, longEdge: spec.longEdge, images: nImages, mainThread1: main1, mainThread4: main4, loader: viaLoader.rate, loaderWorkers: workers, niceness, loaderStartupS: viaLoader.startupS, cacheKiBPerImage: cache.bytes / files.length / 1024, cacheBatchMs });
     }
 
-    // One libvips thread, so decoding does not take the core the step runs on (2-core machines).
-    sharp.concurrency(1);
-    console.log(`\ntraining step fed by the worker loader vs pre-cached batches (${steps} steps of simulated CPU work, libvips threads 1)`);
+    console.log(`\ntraining step fed by the loader vs pre-cached batches (${pairs} pairs of steps after 3 warm-up steps; decoders stopped during the pre-cached step of each pair)`);
     let allPass = true;
-    for (const [name, spec] of sizes) {
-      const stepMs = spec.stepMs * stepScale;
-      const r = await stepComparison(files, spec, steps, stepMs, workers);
-      // The claim is twofold: the step does not wait for data (time blocked in next() under 5 %
-      // of a step) and is not slowed by decoding beside it (mean step within 5 % of cached).
+    const real = new Map<string, BenchStep>();
+    for (const c of cases) {
+      const files = sources[c.source];
+      const spec = SIZES[c.size];
+      let step: BenchStep;
+      const key = `${c.model}/${c.batch}`;
+      if (stepKind === 'model' && c.model) step = real.get(key) ?? real.set(key, await modelStep(c.batch, c.model)).get(key)!;
+      else step = acceleratorStep(c.standInMs);
+      const r = await stepComparison(files, spec, c.batch, step, pairs, workers, niceness);
       const waitFrac = r.waitMsPerStep / r.cached.mean;
+      // Within 5 % and not waiting; clearly over when even the low end of the ratio's 95 % range is.
       const pass = r.ratio <= 1.05 && waitFrac <= 0.05;
-      const verdict = pass ? 'PASS' : r.noise > 0.05 ? 'INCONCLUSIVE (noise above 5 %)' : 'FAIL';
+      const verdict = pass ? 'PASS' : waitFrac > 0.05 || r.ratio - 2 * r.se > 1.05 ? 'FAIL' : 'INCONCLUSIVE (over 5 %, within the uncertainty)';
       allPass &&= pass;
+      const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
       console.log(
-        `  ${name.padEnd(5)} batch ${spec.batch}, step ≈ ${stepMs} ms: cached ${r.cached.mean.toFixed(1)} ms/step (median ${r.cached.median.toFixed(1)}), ` +
-          `loader ${r.loader.mean.toFixed(1)} ms/step (median ${r.loader.median.toFixed(1)}) → ${((r.ratio - 1) * 100).toFixed(1)} %; ` +
-          `waiting for data ${r.waitMsPerStep.toFixed(2)} ms/step (${(waitFrac * 100).toFixed(2)} % of a step); ` +
-          `cached before/after differ by ${(r.noise * 100).toFixed(1)} % → ${verdict}`,
+        `  ${c.name.padEnd(11)} batch ${c.batch}, ${step.describe}:\n` +
+          `              pre-cached ${r.cached.mean.toFixed(1)} ms/step (median ${r.cached.median.toFixed(1)}), loader ${r.loader.mean.toFixed(1)} ms/step (median ${r.loader.median.toFixed(1)}); ` +
+          `paired ratio ${pct(r.ratio - 1)} ± ${(2 * r.se * 100).toFixed(1)} % (95 %); waiting for data ${r.waitMsPerStep.toFixed(2)} ms/step (${(waitFrac * 100).toFixed(2)} %), ` +
+          `the step itself ${r.loaderRunMean.toFixed(1)} ms → ${verdict}`,
       );
-      record({ kind: 'step-vs-cached', size: name, batch: spec.batch, steps, stepMsTarget: stepMs, cachedMsMean: r.cached.mean, cachedMsMedian: r.cached.median, loaderMsMean: r.loader.mean, loaderMsMedian: r.loader.median, waitMsPerStep: r.waitMsPerStep, waitFraction: waitFrac, ratio: r.ratio, noise: r.noise, pass, verdict, loaderWorkers: workers });
+      record({ kind: 'step-vs-cached', case: c.name, source: c.source, size: c.size, batch: c.batch, step: step.describe, backend: step.backend, pairs, cachedMsMean: r.cached.mean, cachedMsMedian: r.cached.median, loaderMsMean: r.loader.mean, loaderMsMedian: r.loader.median, loaderRunMsMean: r.loaderRunMean, waitMsPerStep: r.waitMsPerStep, waitFraction: waitFrac, ratio: r.ratio, ratioSe: r.se, pass, verdict, loaderWorkers: workers, niceness });
     }
     console.log(`\nresults appended to ${out}`);
     return allPass ? 0 : 1;
@@ -275,10 +315,12 @@ async function main(): Promise<number> {
   }
 }
 
+class UsageError extends Error {}
+
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    console.error(`data:bench: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
+    console.error(`data:bench: ${e instanceof Error ? e.message : String(e)}${e instanceof UsageError ? `\n${USAGE}` : ''}`);
+    process.exit(e instanceof UsageError ? 2 : 1);
   },
 );
