@@ -3,3 +3,4 @@ export * from './schema';
 export * from './errors';
 export * from './hash';
 export * from './load';
+export * from './cli';

@@ -11,9 +11,8 @@
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { WORKSPACE_ROOT } from '@pixel-bert/spec';
+import { UsageError, WORKSPACE_ROOT, parseFlags, runCli, userPath } from '@pixel-bert/spec';
 import { collateImages, DecodedImageCache, ImageLoader, loadImage } from '../images/index';
 import type { ImageBatch, ResizeSpec } from '../images/index';
 import { rngFor } from '../rng';
@@ -22,13 +21,13 @@ import { acceleratorStep, modelStep } from './bench-steps';
 import type { BenchStep } from './bench-steps';
 
 const USAGE = [
-  'usage: npx nx run data:bench [flags]',
+  'npx nx run data:bench [flags]',
   '  --images=N      test images per source (default 64)',
   '  --pairs=N       step pairs (pre-cached, loader-fed) per case (default 24)',
   '  --step=model|stand-in    model (default): the real Pixel-BERT step where the case has one;',
   '                  stand-in: the accelerator-bound stand-in everywhere (no tensorflow needed)',
   '  --cases=LIST    of small-world, small-jpeg, paper-jpeg (the default), paper-model (the real paper-size step:',
-  '                  ~33 s and ~13 GB per step on 2 cores; try --pairs=4)',
+  '                  ~22 s and ~13 GB per image on 2 cores; try --pairs=4)',
   '  --workers=N     loader decoder processes (default 1)',
   '  --niceness=N    their CPU priority, 0–19 (default 19, the loader default)',
   '  --out=FILE      JSON lines go here (default benchmarks/data.jsonl)',
@@ -204,33 +203,28 @@ async function stepComparison(files: string[], spec: ResizeSpec, batch: number, 
   }
 }
 
-async function main(): Promise<number> {
-  let values: { images?: string; pairs?: string; step?: string; cases?: string; workers?: string; niceness?: string; out?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      options: {
-        images: { type: 'string' },
-        pairs: { type: 'string' },
-        step: { type: 'string' },
-        cases: { type: 'string' },
-        workers: { type: 'string' },
-        niceness: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`data:bench: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
+await runCli(async () => {
+  const values = parseFlags(
+    process.argv.slice(2),
+    {
+      images: { type: 'string' },
+      pairs: { type: 'string' },
+      step: { type: 'string' },
+      cases: { type: 'string' },
+      workers: { type: 'string' },
+      niceness: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    USAGE,
+  );
   if (values.help) {
-    console.log(USAGE);
+    console.log(`usage: ${USAGE}`);
     return 0;
   }
   const int = (v: string | undefined, d: number, name: string, min = 1, max = Infinity) => {
     const n = v === undefined ? d : Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min}${max < Infinity ? ` to ${max}` : ' up'}, got "${v}"`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min}${max < Infinity ? ` to ${max}` : ' up'}, got "${v}"\nusage: ${USAGE}`);
     return n;
   };
   const nImages = int(values.images, 64, 'images');
@@ -238,12 +232,12 @@ async function main(): Promise<number> {
   const workers = int(values.workers, 1, 'workers');
   const niceness = int(values.niceness, 19, 'niceness', 0, 19);
   const stepKind = values.step ?? 'model';
-  if (stepKind !== 'model' && stepKind !== 'stand-in') throw new UsageError(`--step must be model or stand-in, got "${stepKind}"`);
+  if (stepKind !== 'model' && stepKind !== 'stand-in') throw new UsageError(`--step must be model or stand-in, got "${stepKind}"\nusage: ${USAGE}`);
   const names = values.cases ? values.cases.split(',') : CASES.filter((c) => !c.optIn).map((c) => c.name);
-  for (const n of names) if (!CASES.some((c) => c.name === n)) throw new UsageError(`--cases: unknown case "${n}"; expected some of ${CASES.map((c) => c.name).join(', ')}`);
+  for (const n of names) if (!CASES.some((c) => c.name === n)) throw new UsageError(`--cases: unknown case "${n}"; expected some of ${CASES.map((c) => c.name).join(', ')}\nusage: ${USAGE}`);
   const cases = CASES.filter((c) => names.includes(c.name));
 
-  const out = values.out ? path.resolve(values.out) : path.join(WORKSPACE_ROOT, 'benchmarks', 'data.jsonl');
+  const out = values.out ? userPath(values.out) : path.join(WORKSPACE_ROOT, 'benchmarks', 'data.jsonl');
   mkdirSync(path.dirname(out), { recursive: true });
   const env = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', loadavg1: loadavg()[0], node: process.version, sharp: sharp.versions.sharp, vips: sharp.versions.vips };
   const date = new Date().toISOString();
@@ -313,14 +307,4 @@ async function main(): Promise<number> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-class UsageError extends Error {}
-
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(`data:bench: ${e instanceof Error ? e.message : String(e)}${e instanceof UsageError ? `\n${USAGE}` : ''}`);
-    process.exit(e instanceof UsageError ? 2 : 1);
-  },
-);
+});

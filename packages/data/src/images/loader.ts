@@ -25,7 +25,8 @@ export interface ImageLoaderOptions {
    *  process, so a loader with W workers never takes more than W cores from the training step). */
   inFlight?: number;
   /**
-   * CPU priority (Unix nice value, 0–19) of the decoder processes; default 19, the lowest: they
+   * CPU priority of the decoder processes, as a Unix nice increment over this process's (0–19;
+   * the result is capped at 19); default 19, the lowest: they
    * run on whatever CPU time the training step leaves idle and never take a core from it. On a
    * 2-core machine a tensorflow step beside an equal-priority decoder ran ~40 % slower, beside a
    * nice-19 one within noise (docs/data-formats.md, Benchmark). 0 competes as an equal.

@@ -1,8 +1,7 @@
 // `npx nx run train:ablation --row=N [--scale=small|smoke|paper] [--seed=S] [--set k=v ...] [--dry-run]`
-import { ROWS, loadRowSpec } from '@pixel-bert/spec';
+import { ROWS, SPEC_FLAGS, UsageError, intFlag, loadRowSpec, parseFlags, runCli, specOptions } from '@pixel-bert/spec';
 import { describePlan, planStages } from '../plan';
 import { prepareData } from '../stages/data';
-import { SPEC_FLAGS, UsageError, intFlag, parseFlags, runCli, specOptions } from './args';
 
 const USAGE = 'nx run train:ablation --row=N [--scale=smoke|small|paper] [--seed=S] [--set key.path=value ...] [--dry-run]';
 

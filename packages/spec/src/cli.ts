@@ -1,5 +1,10 @@
+// Command-line helpers shared by the packages' CLIs: strict flag parsing, the flags that choose
+// a spec (--scale, --seed, --set), and one way to end: SpecError/UsageError → message, exit 2.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { ResolveOptions, Scale } from '@pixel-bert/spec';
+import type { ResolveOptions } from './load';
+import type { Scale } from './schema';
 
 /** A command-line mistake: printed as is, exit code 2. */
 export class UsageError extends Error {
@@ -49,4 +54,18 @@ export async function runCli(main: () => Promise<number | void> | number | void)
       process.exitCode = 1;
     }
   }
+}
+
+/**
+ * A path the user typed. Nx runs commands from the workspace root, while npm records where the
+ * user stood in INIT_CWD: a relative path is taken from there. For a file that must exist
+ * (`mustExist`), a path found only from the workspace root is taken from there, with a note.
+ */
+export function userPath(p: string, { mustExist = false } = {}): string {
+  const fromUser = path.resolve(process.env.INIT_CWD ?? process.cwd(), p);
+  if (!mustExist) return fromUser;
+  const fromRoot = path.resolve(p);
+  if (existsSync(fromUser) || !existsSync(fromRoot)) return fromUser;
+  console.warn(`note: using ${fromRoot}`);
+  return fromRoot;
 }
