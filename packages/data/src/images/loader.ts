@@ -185,6 +185,7 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const slot: Slot = { child, exited, queue: [] };
     child.on('message', (r: DecodeResult) => {
+      if (this.closed) return; // an answer still in the pipe at close: its batch is dropped with the folder
       slot.queue = slot.queue.filter((j) => j.step !== r.step);
       const d = this.pending.get(r.step);
       this.pump();
