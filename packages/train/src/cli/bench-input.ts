@@ -1,4 +1,6 @@
-// `npx nx run data:bench` (run from the workspace root; --help lists the flags).
+// `npx nx run data:bench` (run from the workspace root; --help lists the flags). The data
+// package's benchmark, kept here because it feeds the loader (data) into the real Pixel-BERT step
+// (model), and only train may import both (DESIGN.md: data and model depend on none of the others).
 // 1. Decode+resize throughput (images/s) at the small (128/128) and paper (800/1333, Sec. 4.1)
 //    sizes, on the calling thread and through the loader, over COCO-like JPEGs made here and over
 //    the generated world's own PNG scenes.
@@ -13,10 +15,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { UsageError, WORKSPACE_ROOT, parseFlags, runCli, userPath } from '@pixel-bert/spec';
-import { collateImages, DecodedImageCache, ImageLoader, loadImage } from '../images/index';
-import type { ImageBatch, ResizeSpec } from '../images/index';
-import { rngFor } from '../rng';
-import { encodePng, renderScene, sampleScene } from '../synth/index';
+import { collateImages, DecodedImageCache, encodePng, ImageLoader, loadImage, renderScene, rngFor, sampleScene } from '@pixel-bert/data';
+import type { ImageBatch, ResizeSpec } from '@pixel-bert/data';
 import { acceleratorStep, modelStep } from './bench-steps';
 import type { BenchStep } from './bench-steps';
 

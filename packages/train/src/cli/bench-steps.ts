@@ -1,7 +1,7 @@
 // The training steps data:bench feeds: the real Pixel-BERT step (from @pixel-bert/model, on the
 // fastest backend this install has) at the `small` scale's or the paper's shape, or a stand-in
 // for a step bound by an accelerator where the real one is impractical here.
-import type { ImageBatch } from '../images/index';
+import type { ImageBatch } from '@pixel-bert/data';
 
 export interface BenchStep {
   /** What runs, for the printout and the JSON line. */
