@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AdamW, Sgd, batchNormNoDecay, bertNoDecay, lrAt, type ParamOptimizer } from './index';
+
+interface Run {
+  lrs: number[];
+  after_step: Record<string, number[]>[];
+}
+const golden = JSON.parse(readFileSync(new URL('../../fixtures/optim-golden.json', import.meta.url), 'utf8')) as {
+  init: Record<string, number[]>;
+  shapes: Record<string, number[]>;
+  sgd: Run & { momentum: number; weight_decay: number };
+  adamw: Run & { beta1: number; beta2: number; eps: number; weight_decay: number };
+};
+const K: Record<string, number> = { 'encoder.dense.weight': 1, 'encoder.dense.bias': 2, 'encoder.LayerNorm.weight': 3 };
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** The fixture's gradient rule, on the current parameter values. */
+function grads(vars: tf.Variable[], step: number): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const v of vars) {
+    if (v.name === 'encoder.LayerNorm.weight' && step === 2) continue; // no gradient this step
+    const p = v.dataSync();
+    const g = Array.from(p, (x, i) => Math.sin(i * 0.7 + step * K[v.name]!) * (0.5 + 0.1 * step) + 0.3 * x);
+    out[v.name] = tf.tensor(g, v.shape);
+  }
+  return out;
+}
+
+function follow(make: (vars: tf.Variable[]) => ParamOptimizer, run: Run, upTo = 6, from?: { opt: ParamOptimizer; vars: tf.Variable[]; start: number }) {
+  const vars = from?.vars ?? Object.entries(golden.init).map(([n, v]) => tf.variable(tf.tensor(v, golden.shapes[n]), true, n));
+  const opt = from?.opt ?? make(vars);
+  let worst = 0;
+  for (let s = (from?.start ?? 0) + 1; s <= upTo; s++) {
+    const g = grads(vars, s);
+    opt.step(g, run.lrs[s - 1]!);
+    tf.dispose(Object.values(g));
+    for (const v of vars) {
+      const want = run.after_step[s - 1]![v.name]!;
+      const got = v.dataSync();
+      want.forEach((w, i) => (worst = Math.max(worst, Math.abs(got[i]! - w))));
+    }
+  }
+  return { vars, opt, worst };
+}
+
+const sgd = (vars: tf.Variable[]) => new Sgd(vars, { momentum: golden.sgd.momentum, weightDecay: golden.sgd.weight_decay, noDecay: bertNoDecay });
+const adamw = (vars: tf.Variable[]) => new AdamW(vars, { beta1: golden.adamw.beta1, beta2: golden.adamw.beta2, eps: golden.adamw.eps, weightDecay: golden.adamw.weight_decay, noDecay: bertNoDecay });
+
+describe('optimisers against torch.optim', () => {
+  const done = (r: { vars: tf.Variable[]; opt: ParamOptimizer }) => {
+    r.opt.dispose();
+    tf.dispose(r.vars); // variable names are global in tfjs: the next test makes them anew
+  };
+
+  it('SGD with momentum and coupled weight decay follows torch.optim.SGD step for step (lr cut, a missing gradient)', () => {
+    const r = follow(sgd, golden.sgd);
+    expect(r.worst).toBeLessThan(2e-6);
+    done(r);
+  });
+
+  it('AdamW with decoupled weight decay follows torch.optim.AdamW step for step', () => {
+    const r = follow(adamw, golden.adamw);
+    expect(r.worst).toBeLessThan(2e-6);
+    done(r);
+  });
+
+  it('resumes from its state exactly: 3 steps, state out, a fresh optimiser, 3 more = 6 straight', () => {
+    for (const [make, run] of [[sgd, golden.sgd], [adamw, golden.adamw]] as const) {
+      const first = follow(make, run, 3);
+      const state = first.opt.state();
+      first.opt.dispose();
+      const fresh = make(first.vars);
+      fresh.loadState(state);
+      tf.dispose([...state.slots.values()]);
+      const rest = follow(make, run, 6, { opt: fresh, vars: first.vars, start: 3 });
+      expect(rest.worst).toBeLessThan(2e-6);
+      done(rest);
+    }
+  });
+
+  it('refuses mismatched gradients and state, naming them', () => {
+    const vars = [tf.variable(tf.zeros([2, 2]), true, 'a.weight'), tf.variable(tf.zeros([2]), true, 'a.bias')];
+    const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, weightDecay: 0.01 });
+    expect(() => opt.step({ 'b.weight': tf.zeros([2, 2]) }, 1e-3)).toThrow(/gradient for b\.weight, which is not one of its parameters/);
+    expect(() => opt.step({ 'a.weight': tf.zeros([3]) }, 1e-3)).toThrow(/a\.weight has shape \[3\], the parameter \[2,2\]/);
+    expect(() => opt.step({ 'a.weight': tf.zeros([2, 2]) }, Number.NaN)).toThrow(/learning rate must be a finite number/);
+    expect(() => opt.loadState({ kind: 'sgd', slots: new Map(), steps: {} })).toThrow(/state is for sgd, this optimizer is adamw/);
+    expect(() => opt.loadState({ kind: 'adamw', slots: new Map(), steps: { 'a.weight': 1 } })).toThrow(/without state: a\.bias/);
+    expect(() => opt.loadState({ kind: 'adamw', slots: new Map([['a.weight.velocity', tf.zeros([2, 2])]]), steps: { 'a.weight': 1, 'a.bias': 1 } })).toThrow(/unknown slot a\.weight\.velocity/);
+    expect(() => new Sgd([vars[0]!, vars[0]!], { momentum: 0.9, weightDecay: 0 })).toThrow(/two parameters are named a\.weight/);
+    opt.dispose();
+    tf.dispose(vars);
+  });
+});
+
+describe('weight-decay exemptions and the schedule', () => {
+  it('exempts biases and LayerNorm for AdamW, batch norm for the CNN', () => {
+    expect(['encoder.layer.0.output.LayerNorm.weight', 'pooler.dense.bias', 'embeddings.LayerNorm.bias'].every(bertNoDecay)).toBe(true);
+    expect(['encoder.layer.0.output.dense.weight', 'embeddings.word_embeddings.weight', 'pixel_embeddings.s_v'].some(bertNoDecay)).toBe(false);
+    expect(['backbone.bn1.weight', 'backbone.layer1.0.bn2.bias', 'backbone.layer2.0.downsample.1.weight'].every(batchNormNoDecay)).toBe(true);
+    expect(['backbone.conv1.weight', 'backbone.layer2.0.downsample.0.weight', 'backbone.layer1.0.conv2.weight'].some(batchNormNoDecay)).toBe(false);
+  });
+
+  it('cuts the rate by the factor at each decay epoch (pre-training: 40 epochs, decay at 25 and 35)', () => {
+    const s = { base: 1e-4, decayEpochs: [25, 35], factor: 0.1 };
+    expect([0, 24, 25, 34, 35, 39].map((e) => lrAt(s, e))).toEqual([1e-4, 1e-4, 1e-4 * 0.1, 1e-4 * 0.1, 1e-4 * 0.1 * 0.1, 1e-4 * 0.1 * 0.1]);
+    expect(() => lrAt(s, -1)).toThrow(/epoch must be a whole number ≥ 0/);
+  });
+});
