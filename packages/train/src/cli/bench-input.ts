@@ -51,8 +51,8 @@ interface Case {
   optIn?: boolean;
 }
 // The real step at the paper size takes ~22 s per 800×1333 image on a 2-core CPU (and ~13 GB), so
-// by default that size runs the accelerator-bound stand-in: 1.5 s per batch of 4, faster than
-// the paper's V100s step, with both cores free for decoding as on a GPU machine. `paper-model`
+// by default that size runs the accelerator-bound stand-in: 1.5 s per batch of 4, a fast
+// accelerator's pace, with both cores free for decoding as on a GPU machine. `paper-model`
 // runs the real paper-size step, one image per batch (minutes; opt-in).
 const CASES: Case[] = [
   { name: 'small-world', size: 'small', source: 'world', batch: 32, standInMs: 250, model: 'small' },
