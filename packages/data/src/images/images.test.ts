@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../readers/problems';
-import { collateImages, DecodedImageCache, decodeRgb, featureMask, IMAGENET_MEAN, IMAGENET_STD, ImageError, ImageLoader, loadImage, targetSize } from './index';
+import { collateImages, DecodedImageCache, decodeRgb, featureMask, handoffRoot, IMAGENET_MEAN, IMAGENET_STD, ImageError, ImageLoader, loadImage, targetSize } from './index';
 
 let dir: string;
 const p = (name: string) => join(dir, name);
@@ -243,6 +243,12 @@ describe('ImageLoader (decoder processes)', () => {
     await kept.next();
     await kept.close();
     for (const id of pids) expect(() => process.kill(id, 0)).toThrow(/ESRCH/);
+  });
+
+  it('hands batches over in /dev/shm when it has room, else in the temp folder', () => {
+    expect(handoffRoot(1, join(dir, 'no-such-shm'))).toBe(tmpdir());
+    expect(handoffRoot(Number.MAX_SAFE_INTEGER, dir)).toBe(tmpdir()); // "too small": more than any disk holds
+    expect(handoffRoot(1, dir)).toBe(dir);
   });
 
   it('closes cleanly when the consumer stops early', async () => {

@@ -2,7 +2,7 @@ export { loadImage, decodeRgb, toFloatRgb, targetSize, ImageError, IMAGENET_MEAN
 export type { ResizeSpec, DecodeOptions, DecodedImage } from './decode';
 export { collateImages, featureMask } from './batch';
 export type { ImageBatch, CollateOptions } from './batch';
-export { ImageLoader } from './loader';
+export { ImageLoader, handoffRoot } from './loader';
 export type { ImageLoaderOptions, LoadedBatch } from './loader';
 export { DecodedImageCache } from './cache';
 export type { ImageCacheOptions } from './cache';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, close, constants, existsSync, mkdtempSync, openSync, read, rmSync, unlink } from 'node:fs';
+import { accessSync, close, constants, existsSync, mkdtempSync, openSync, read, rmSync, statfsSync, unlink } from 'node:fs';
 import { availableParallelism, setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,14 +89,20 @@ function findNice(): string | undefined {
   return undefined;
 }
 
-/** Memory-backed /dev/shm where there is one (Linux), else the temp folder. */
-function handoffRoot(): string {
+/**
+ * Where decoders hand batches over: memory-backed /dev/shm where there is one with room for
+ * `needBytes` (a container's default /dev/shm is 64 MiB, less than three paper-size batches),
+ * else the temp folder.
+ */
+export function handoffRoot(needBytes: number, shm = '/dev/shm'): string {
   try {
-    accessSync('/dev/shm', constants.W_OK);
-    return '/dev/shm';
+    accessSync(shm, constants.W_OK);
+    const st = statfsSync(shm);
+    if (st.bavail * st.bsize >= needBytes) return shm;
   } catch {
-    return tmpdir();
+    // no /dev/shm here (macOS, Windows) or not writable
   }
+  return tmpdir();
 }
 
 /**
@@ -143,7 +149,11 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     const niceness = opts.niceness ?? 19;
     if (!Number.isInteger(niceness) || niceness < 0 || niceness > 19) throw new RangeError(`ImageLoader: niceness must be a whole number from 0 to 19, got ${niceness}`);
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`ImageLoader: workers must be a whole number ≥ 1, got ${workers}`);
-    this.handoff = mkdtempSync(path.join(handoffRoot(), 'pixel-bert-loader-'));
+    // Room for every batch that can exist at once (prefetch + the one being written), each at most
+    // longEdge² pixels (float RGB + mask byte) after padding.
+    const side = Math.ceil(opts.resize.longEdge / (opts.collate?.sizeDivisor ?? 1)) * (opts.collate?.sizeDivisor ?? 1);
+    const largest = Math.max(0, ...this.batches.map((b) => b.length));
+    this.handoff = mkdtempSync(path.join(handoffRoot((this.prefetch + 1) * largest * side * side * 13), 'pixel-bert-loader-'));
     process.once('exit', this.removeHandoff); // a consumer that never closes leaves nothing behind
     for (let w = 0; w < workers; w++) this.slots.push(this.startWorker(niceness));
     this.pump();
