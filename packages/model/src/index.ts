@@ -10,3 +10,4 @@ export * from './import-bert/index';
 export * from './pixelbert';
 export * from './backbone/index';
 export * from './weights/index';
+export * from './spec-config';

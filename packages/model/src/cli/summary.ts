@@ -4,20 +4,17 @@
  *
  * Builds the model with every task head and prints the parameter count of each
  * part, read from the created variables (not from formulas).
- * Scale presets follow experiments/scales: smoke 2×64×2 (ffn 128), small 4×128×4 (ffn 512),
- * paper 12×768×12 (ffn 3072, BERT-base); explicit flags override them.
+ * Sizes are the scale's spec (experiments/base.yaml sized by experiments/scales/<scale>.yaml:
+ * smoke 2×64×2, small 4×128×4, paper BERT-base); explicit flags override them.
  */
+import path from 'node:path';
+import { EXPERIMENTS_ROOT, loadSpecFile, type Scale } from '@pixel-bert/spec';
 import { BACKBONE_NAMES } from '../backbone/table';
-import type { PixelBertConfig } from '../pixelbert';
+import { pixelBertConfigFor } from '../spec-config';
 
-// experiments/scales/*.yaml and base.yaml: encoder sizes, text length, VQA answers; the vocabulary
-// is the generated world's WordPiece size (1000) at smoke/small and BERT-base uncased (30522) at paper.
-const SCALES = {
-  smoke: { hidden: 64, layers: 2, heads: 2, ffn: 128, maxText: 24, answers: 64, vocab: 1000 },
-  small: { hidden: 128, layers: 4, heads: 4, ffn: 512, maxText: 24, answers: 128, vocab: 1000 },
-  paper: { hidden: 768, layers: 12, heads: 12, ffn: 3072, maxText: 40, answers: 3129, vocab: 30522 },
-} as const;
-type Scale = keyof typeof SCALES;
+// The vocabulary is not in the spec: the generated world's WordPiece size (data's SYNTH_VOCAB_SIZE)
+// for synthetic data, BERT-base uncased for real data.
+const VOCAB = { synthetic: 1000, real: 30522 } as const;
 
 const KNOWN = ['backbone', 'scale', 'hidden', 'layers', 'heads', 'ffn', 'vocab', 'max-text', 'answers', 'pixel-position', 'help'];
 
@@ -50,22 +47,25 @@ async function main(): Promise<void> {
   if (!backbone || !(BACKBONE_NAMES as string[]).includes(backbone)) {
     throw new Error(`--backbone must be one of ${BACKBONE_NAMES.join(', ')}${backbone ? `, got "${backbone}"` : ''}`);
   }
-  const scaleName = args.get('scale') ?? 'small';
-  if (!(scaleName in SCALES)) throw new Error(`--scale=${scaleName}: expected one of ${Object.keys(SCALES).join(', ')}`);
-  const preset = SCALES[scaleName as Scale];
+  // The loader checks the scale's name.
+  const { spec } = loadSpecFile(path.join(EXPERIMENTS_ROOT, 'base.yaml'), { scale: (args.get('scale') ?? 'small') as Scale });
+  const preset = pixelBertConfigFor(spec.model, {
+    vocabSize: VOCAB[spec.data.source],
+    taskHeads: ['mlm', 'itm', 'vqa', 'nlvr2', 'retrieval'],
+    answerVocabSize: spec.finetune.vqa.answerVocabSize,
+  });
   const hidden = int(args, 'hidden', preset.hidden);
-  const config: PixelBertConfig = {
-    backbone: { arch: backbone },
+  const config = {
+    ...preset,
+    backbone: { ...preset.backbone, arch: backbone },
     hidden,
     layers: int(args, 'layers', preset.layers),
     heads: int(args, 'heads', preset.heads),
     ffn: int(args, 'ffn', args.has('hidden') ? 4 * hidden : preset.ffn),
-    vocabSize: int(args, 'vocab', preset.vocab),
-    maxTextLength: int(args, 'max-text', preset.maxText),
-    dropout: 0.1,
-    pixelPositionEmbedding: args.has('pixel-position'),
-    taskHeads: ['mlm', 'itm', 'vqa', 'nlvr2', 'retrieval'],
-    answerVocabSize: int(args, 'answers', preset.answers),
+    vocabSize: int(args, 'vocab', preset.vocabSize),
+    maxTextLength: int(args, 'max-text', preset.maxTextLength),
+    pixelPositionEmbedding: args.has('pixel-position') || preset.pixelPositionEmbedding,
+    answerVocabSize: int(args, 'answers', preset.answerVocabSize!),
   };
   // tfjs and the model load only once the arguments are known to be good (fast failure).
   const tf = await import('@tensorflow/tfjs');

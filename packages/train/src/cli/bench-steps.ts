@@ -1,7 +1,10 @@
 // The training steps data:bench feeds: the real Pixel-BERT step (from @pixel-bert/model, on the
 // fastest backend this install has) at the `small` scale's or the paper's shape, or a stand-in
 // for a step bound by an accelerator where the real one is impractical here.
+import path from 'node:path';
+import { SYNTH_VOCAB_SIZE } from '@pixel-bert/data';
 import type { ImageBatch } from '@pixel-bert/data';
+import { EXPERIMENTS_ROOT, loadSpecFile } from '@pixel-bert/spec';
 
 export interface BenchStep {
   /** What runs, for the printout and the JSON line. */
@@ -12,30 +15,24 @@ export interface BenchStep {
   run(batch: ImageBatch, step: number): void;
 }
 
-const SHAPES = {
-  // experiments/scales/small.yaml: the generated world's 1000-token vocabulary, 26 of 64 feature pixels kept.
-  small: { arch: 'resnet-small', hidden: 128, layers: 4, heads: 4, ffn: 512, vocab: 1000, keep: 26, name: 'resnet-small + 4×128 encoder' },
-  // The paper (Sec. 4.1): ResNet-50, BERT-base, 100 feature pixels kept.
-  paper: { arch: 'resnet50', hidden: 768, layers: 12, heads: 12, ffn: 3072, vocab: 30522, keep: 100, name: 'ResNet-50 + BERT-base' },
-} as const;
-
 /**
- * Forward, backward and update of Pixel-BERT at the `small` scale's shape (or the paper's):
+ * Forward, backward and update of Pixel-BERT as the `small` scale's spec builds it (or the paper's):
  * the backbone on the batch's images with their pixel mask, the encoder, pixel random sampling,
  * MLM + ITM losses, SGD on the CNN and Adam on the Transformer (the paper's split, Sec. 4.1).
  * The text side is fixed (20 tokens, 15 % masked): it is the image feed that is being measured.
  */
-export async function modelStep(batchSize: number, shape: keyof typeof SHAPES = 'small'): Promise<BenchStep> {
+export async function modelStep(batchSize: number, scale: 'small' | 'paper' = 'small'): Promise<BenchStep> {
   const tf = await import('@tensorflow/tfjs');
   const m = await import('@pixel-bert/model');
   const info = await m.initBackend({ quiet: true });
-  const sh = SHAPES[shape];
+  const { spec } = loadSpecFile(path.join(EXPERIMENTS_ROOT, 'base.yaml'), { scale });
   const T = 20;
-  const V = sh.vocab;
-  const model = m.createPixelBert(
-    { backbone: { arch: sh.arch }, hidden: sh.hidden, layers: sh.layers, heads: sh.heads, ffn: sh.ffn, vocabSize: V, maxTextLength: 32, dropout: 0.1, pixelPositionEmbedding: false, taskHeads: ['mlm', 'itm'] },
-    0,
-  );
+  // The generated world's WordPiece size for synthetic data, BERT-base uncased's for real data.
+  const V = spec.data.source === 'synthetic' ? SYNTH_VOCAB_SIZE : 30522;
+  const model = m.createPixelBert(m.pixelBertConfigFor(spec.model, { vocabSize: V, taskHeads: ['mlm', 'itm'] }), 0);
+  const keep = spec.pretrain.pixelSampling.count;
+  const enc = spec.model.encoder;
+  const name = `${spec.model.run.arch} + ${enc.layers}×${enc.hidden} encoder`;
   const ids = new Int32Array(batchSize * T);
   const labels = new Int32Array(batchSize * T).fill(-100);
   for (let i = 0; i < ids.length; i++) {
@@ -51,7 +48,7 @@ export async function modelStep(batchSize: number, shape: keyof typeof SHAPES = 
   const adam = tf.train.adam(1e-4);
   const cnnNames = new Set(cnn.map((v) => v.name));
   return {
-    describe: `Pixel-BERT ${shape} step (${sh.name}, fwd+bwd+update) on ${info.name}`,
+    describe: `Pixel-BERT ${scale} step (${name}, fwd+bwd+update) on ${info.name}`,
     backend: info.name,
     run(batch, step) {
       if (batch.batch !== batchSize) throw new Error(`bench model step: built for batches of ${batchSize}, got ${batch.batch}`);
@@ -59,7 +56,7 @@ export async function modelStep(batchSize: number, shape: keyof typeof SHAPES = 
         const images = tf.tensor4d(batch.pixels, [batch.batch, batch.height, batch.width, 3]);
         const mask = tf.tensor3d(batch.mask, [batch.batch, batch.height, batch.width], 'int32');
         const r = tf.variableGrads(() => {
-          const o = m.pixelBertForward(model, images, mask, tokenIds, tokenMask, { training: true, step, pixelSampling: { count: sh.keep } });
+          const o = m.pixelBertForward(model, images, mask, tokenIds, tokenMask, { training: true, step, pixelSampling: { count: keep } });
           const targets = m.mlmTargetsFor(model, o, labels);
           return tf.add(m.mlmLoss(m.mlmLogits(model, o, targets), targets), m.itmLoss(m.itmLogits(model, o), matched)) as import('@tensorflow/tfjs').Scalar;
         }, [...cnn, ...transformer]);

@@ -1,7 +1,7 @@
 // The optimisers on the real model: the spec's optim section drives a smoke-size Pixel-BERT.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPixelBert, disposePixelBert, initBackend, itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, parameterGroups, pixelBertForward, type PixelBert } from '@pixel-bert/model';
+import { createPixelBert, disposePixelBert, initBackend, itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, parameterGroups, pixelBertConfigFor, pixelBertForward, type PixelBert } from '@pixel-bert/model';
 import { loadRowSpec } from '@pixel-bert/spec';
 import { createOptimizers, learningRates } from './index';
 
@@ -14,8 +14,7 @@ afterAll(() => disposePixelBert(model));
 describe('optimisers from the spec on Pixel-BERT', () => {
   it('update every trainable variable of both groups and fit one fixed batch (loss falls)', () => {
     const { spec } = loadRowSpec({ row: 4, scale: 'smoke' });
-    const enc = spec.model.encoder;
-    model = createPixelBert({ backbone: { arch: spec.model.run.arch }, hidden: enc.hidden, layers: enc.layers, heads: enc.heads, ffn: enc.ffn, vocabSize: 64, maxTextLength: enc.maxTextLength, dropout: enc.dropout, pixelPositionEmbedding: false, taskHeads: ['mlm', 'itm'] }, 0);
+    model = createPixelBert(pixelBertConfigFor(spec.model, { vocabSize: 64, taskHeads: ['mlm', 'itm'] }), 0);
     const groups = parameterGroups(model);
     const opt = createOptimizers(spec.optim, groups);
     const lr = learningRates(spec.optim, spec.pretrain.decayEpochs, 0);
