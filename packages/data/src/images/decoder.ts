@@ -3,10 +3,12 @@
 // file the job names (in memory-backed /dev/shm where there is one), then sends a small message.
 // The pixels do not travel over the IPC pipe: the training thread reads the pipe only between
 // steps, so megabytes sent through it would be pulled in 64 KiB pieces while the step waits.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { collateImages } from './batch';
 import type { CollateOptions } from './batch';
 import { loadImage } from './decode';
+import { fallbackFile, removeHandoff } from './handoff';
 import type { DecodedImage, DecodeOptions, ResizeSpec } from './decode';
 
 export interface DecodeJob {
@@ -27,8 +29,9 @@ export interface DecodeResult {
   /** Positions within the job's `files` that decoded. */
   kept: number[];
   errors: { position: number; file: string; message: string }[];
-  /** Set when at least one image decoded: the job's `out` file now holds the batch. */
-  written?: { pixelBytes: number; maskBytes: number };
+  /** Set when at least one image decoded: `file` (the job's `out`, or a temp-folder file when
+   *  that had no room) now holds the batch. */
+  written?: { pixelBytes: number; maskBytes: number; file: string };
   /** The batch could not be written (e.g. no space left); the loader fails with this. */
   fatal?: string;
   height: number;
@@ -38,8 +41,13 @@ export interface DecodeResult {
 
 if (!process.send) throw new Error('images/decoder.ts must run in a process started with an IPC channel (see loader.ts)');
 const send = process.send.bind(process);
-// The loader went away (closed, crashed or killed): nothing is left to decode for.
-process.on('disconnect', () => process.exit(0));
+// The loader went away: nothing is left to decode for. If it went without close() (killed,
+// crashed), nobody else will remove the hand-over folder and its batches in /dev/shm.
+process.on('disconnect', () => {
+  const handoff = process.env.PIXEL_BERT_LOADER_HANDOFF;
+  if (handoff) removeHandoff(handoff);
+  process.exit(0);
+});
 
 // Jobs arrive ahead of time (the loader keeps its prefetch window queued here, so a finished batch
 // never waits for the training thread to hand out the next job) and run one after another.
@@ -81,17 +89,31 @@ async function decodeJob(job: DecodeJob): Promise<void> {
     }
     const b = collateImages(ok, job.collate);
     const result: DecodeResult = { step: job.step, kept, errors, height: b.height, width: b.width, sizes: b.sizes };
-    try {
-      const fd = openSync(job.out, 'w');
+    const write = (file: string) => {
+      const fd = openSync(file, 'w');
       try {
         writeAll(fd, new Uint8Array(b.pixels.buffer, b.pixels.byteOffset, b.pixels.byteLength));
         writeAll(fd, b.mask);
+      } catch (e) {
+        rmSync(file, { force: true });
+        throw e;
       } finally {
         closeSync(fd);
       }
-      result.written = { pixelBytes: b.pixels.byteLength, maskBytes: b.mask.byteLength };
+      result.written = { pixelBytes: b.pixels.byteLength, maskBytes: b.mask.byteLength, file };
+    };
+    try {
+      write(job.out);
     } catch (e) {
-      result.fatal = `could not write batch ${job.step} to ${job.out}: ${(e as Error).message}`;
+      // /dev/shm filled up (other loaders, other programs): the temp folder on disk instead.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        try {
+          write(fallbackFile(dirname(job.out), job.step));
+        } catch (e2) {
+          result.fatal = `could not write batch ${job.step} to ${job.out} (${(e as Error).message}) nor to the temp folder: ${(e2 as Error).message}`;
+        }
+      } else result.fatal = `could not write batch ${job.step} to ${job.out}: ${(e as Error).message}`;
     }
     send(result);
   }

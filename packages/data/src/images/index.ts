@@ -2,7 +2,8 @@ export { loadImage, decodeRgb, toFloatRgb, targetSize, ImageError, IMAGENET_MEAN
 export type { ResizeSpec, DecodeOptions, DecodedImage } from './decode';
 export { collateImages, featureMask } from './batch';
 export type { ImageBatch, CollateOptions } from './batch';
-export { ImageLoader, handoffRoot } from './loader';
+export { ImageLoader } from './loader';
+export { handoffRoot } from './handoff';
 export type { ImageLoaderOptions, LoadedBatch } from './loader';
 export { DecodedImageCache } from './cache';
 export type { ImageCacheOptions } from './cache';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, close, constants, existsSync, mkdtempSync, openSync, read, rmSync, statfsSync, unlink } from 'node:fs';
-import { availableParallelism, setPriority, tmpdir } from 'node:os';
+import { close, existsSync, mkdtempSync, openSync, read, unlink } from 'node:fs';
+import { availableParallelism, setPriority } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataError } from '../readers/problems';
@@ -9,6 +9,7 @@ import type { Problem } from '../readers/problems';
 import type { CollateOptions, ImageBatch } from './batch';
 import type { DecodeOptions, ResizeSpec } from './decode';
 import type { DecodeJob, DecodeResult } from './decoder';
+import { handoffRoot, removeHandoff } from './handoff';
 
 export interface ImageLoaderOptions {
   files: readonly string[];
@@ -90,22 +91,6 @@ function findNice(): string | undefined {
 }
 
 /**
- * Where decoders hand batches over: memory-backed /dev/shm where there is one with room for
- * `needBytes` (a container's default /dev/shm is 64 MiB, less than three paper-size batches),
- * else the temp folder.
- */
-export function handoffRoot(needBytes: number, shm = '/dev/shm'): string {
-  try {
-    accessSync(shm, constants.W_OK);
-    const st = statfsSync(shm);
-    if (st.bavail * st.bsize >= needBytes) return shm;
-  } catch {
-    // no /dev/shm here (macOS, Windows) or not writable
-  }
-  return tmpdir();
-}
-
-/**
  * Decodes batches of images in child processes, at low CPU priority, ahead of the consumer.
  * Processes rather than worker threads: the CPU priority of a process covers every thread in it
  * (sharp's decodes run on libuv's and libvips' thread pools, which worker threads share with the
@@ -126,7 +111,7 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
   private readonly totalImages: number;
   /** Folder of the batch files decoders hand over (at most `prefetch` at a time); removed on close. */
   readonly handoff: string;
-  private readonly removeHandoff = () => rmSync(this.handoff, { recursive: true, force: true });
+  private readonly removeHandoff = () => removeHandoff(this.handoff);
 
   constructor(private readonly opts: ImageLoaderOptions) {
     if (opts.batches) this.batches = opts.batches;
@@ -151,9 +136,12 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`ImageLoader: workers must be a whole number ≥ 1, got ${workers}`);
     // Room for every batch that can exist at once (prefetch + the one being written), each at most
     // longEdge² pixels (float RGB + mask byte) after padding.
-    const side = Math.ceil(opts.resize.longEdge / (opts.collate?.sizeDivisor ?? 1)) * (opts.collate?.sizeDivisor ?? 1);
+    const div = opts.collate?.sizeDivisor ?? 1;
+    const side = (x: number) => Math.ceil(x / div) * div;
+    const h = side(Math.max(opts.resize.longEdge, opts.collate?.minHeight ?? 0));
+    const w = side(Math.max(opts.resize.longEdge, opts.collate?.minWidth ?? 0));
     const largest = Math.max(0, ...this.batches.map((b) => b.length));
-    this.handoff = mkdtempSync(path.join(handoffRoot((this.prefetch + 1) * largest * side * side * 13), 'pixel-bert-loader-'));
+    this.handoff = mkdtempSync(path.join(handoffRoot((this.prefetch + 1) * largest * h * w * 13), 'pixel-bert-loader-'));
     process.once('exit', this.removeHandoff); // a consumer that never closes leaves nothing behind
     for (let w = 0; w < workers; w++) this.slots.push(this.startWorker(niceness));
     this.pump();
@@ -164,9 +152,9 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     return this.skippedAll;
   }
 
-  /** Process ids of the decoder processes (for diagnostics: `top`, `/proc/<pid>`). */
+  /** Process ids of the decoder processes still running (for diagnostics: `top`, `/proc/<pid>`). */
   get decoderPids(): number[] {
-    return this.slots.flatMap((s) => (s.child.pid === undefined ? [] : [s.child.pid]));
+    return this.slots.flatMap((s) => (s.child.pid === undefined || s.child.exitCode !== null || s.child.signalCode !== null ? [] : [s.child.pid]));
   }
 
   /** Batches decoded or being decoded that the consumer has not taken yet (never above `prefetch`). */
@@ -180,11 +168,15 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
 
   private startWorker(niceness: number): Slot {
     // Started through `nice` when there is one, so every thread of the decoder — including the
-    // thread pools libuv and libvips create — is born at the low priority; otherwise the
-    // process's main thread is lowered right after the start (threads it makes later inherit it).
+    // thread pools libuv and libvips create — is born at the low priority. Otherwise the priority
+    // is set (as an absolute value) on the process's main thread right after the start: threads it
+    // creates later (libuv's and libvips' pools, on first use) inherit it, the few V8 made at
+    // start-up do not.
     const nice = niceness > 0 ? findNice() : undefined;
     const [cmd, args] = nice ? [nice, ['-n', String(niceness), process.execPath, BOOT]] : [process.execPath, [BOOT]];
-    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    // The decoder removes the hand-over folder itself when this process goes away without close()
+    // (killed, crashed): its IPC channel then disconnects.
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', env: { ...process.env, PIXEL_BERT_LOADER_HANDOFF: this.handoff } });
     if (niceness > 0 && !nice && child.pid !== undefined) {
       try {
         setPriority(child.pid, niceness);
@@ -192,18 +184,21 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
         // Not permitted here: the decoder runs at normal priority (only slower training, never wrong batches).
       }
     }
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // 'exit' when it ran; a process that never started (ENOENT, EAGAIN…) gives 'error' and 'close' only.
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('close', () => resolve());
+    });
     const slot: Slot = { child, exited, queue: [] };
     child.on('message', (r: DecodeResult) => {
       if (this.closed) return; // an answer still in the pipe at close: its batch is dropped with the folder
       slot.queue = slot.queue.filter((j) => j.step !== r.step);
       const d = this.pending.get(r.step);
-      this.pump();
       if (!d) return;
       if (!r.written || r.fatal) return d.resolve(r);
       // Read the batch in now, on libuv's thread pool: this handler runs between training steps,
       // and the copy then proceeds while the next step computes instead of inside next().
-      this.readBatch(r.step, r.written).then(
+      this.readBatch(r.written).then(
         (data) => d.resolve({ ...r, data }),
         (e: Error) => this.fail(e),
       );
@@ -298,8 +293,8 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
    * not readFile, whose 512 KiB pieces each need a turn of the event loop, which the training
    * thread gives only between steps), into memory first touched by the pool thread doing the read.
    */
-  private readBatch(step: number, sizes: { pixelBytes: number; maskBytes: number }): Promise<{ pixels: Float32Array; mask: Uint8Array }> {
-    const file = path.join(this.handoff, `batch-${step}.bin`);
+  private readBatch(sizes: { pixelBytes: number; maskBytes: number; file: string }): Promise<{ pixels: Float32Array; mask: Uint8Array }> {
+    const { file } = sizes;
     const total = sizes.pixelBytes + sizes.maskBytes;
     const buf = Buffer.allocUnsafeSlow(total); // its own ArrayBuffer at offset 0: Float32Array-aligned
     return new Promise((resolve, reject) => {
@@ -316,7 +311,7 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
         }
         resolve({ pixels: new Float32Array(buf.buffer, 0, sizes.pixelBytes / 4), mask: new Uint8Array(buf.buffer, sizes.pixelBytes, sizes.maskBytes) });
         // Freeing a tmpfs file's pages takes milliseconds: on the pool too. A file left by a
-        // failed unlink goes with the folder at close().
+        // failed unlink goes at close() (removeHandoff).
         close(fd, () => unlink(file, () => undefined));
       };
       const readFrom = (off: number) =>
