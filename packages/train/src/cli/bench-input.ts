@@ -1,6 +1,6 @@
-// `npx nx run data:bench` (run from the workspace root; --help lists the flags). The data
-// package's benchmark, kept here because it feeds the loader (data) into the real Pixel-BERT step
-// (model), and only train may import both (DESIGN.md: data and model depend on none of the others).
+// `npx nx run data:bench` (= `train:bench-input`; run from the workspace root; --help lists the
+// flags). The data package's benchmark, kept here because it feeds the loader (data) into the real
+// Pixel-BERT step (model), and only train may import both (DESIGN.md).
 // 1. Decode+resize throughput (images/s) at the small (128/128) and paper (800/1333, Sec. 4.1)
 //    sizes, on the calling thread and through the loader, over COCO-like JPEGs made here and over
 //    the generated world's own PNG scenes.
@@ -102,7 +102,6 @@ async function makeImages(dir: string, n: number): Promise<string[]> {
 }
 
 /** Images/s decoding on this thread, `concurrency` images in flight (sharp runs libvips off-thread). */
-/** Images/s decoding on this thread, `concurrency` images in flight (sharp runs libvips off-thread). */
 async function mainThreadRate(files: string[], spec: ResizeSpec, concurrency: number): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < files.length; i += concurrency) await Promise.all(files.slice(i, i + concurrency).map((f) => loadImage(f, spec)));
@@ -147,7 +146,14 @@ async function stepComparison(files: string[], spec: ResizeSpec, batch: number, 
   const schedule = Array.from({ length: 1 + pairs }, (_, k) => batchOf(k));
   const loader = new ImageLoader({ files, batches: schedule, resize: spec, workers, niceness, collate: { sizeDivisor: 32 } });
   const signal = (sig: 'SIGSTOP' | 'SIGCONT') => {
-    for (const pid of loader.decoderPids) process.kill(pid, sig);
+    for (const pid of loader.decoderPids) {
+      try {
+        process.kill(pid, sig);
+      } catch (e) {
+        // A decoder that died in between: the loader reports that (naming its files) on next().
+        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+      }
+    }
   };
   try {
     const first = await loader.next(); // decoder start-up is not part of a step
