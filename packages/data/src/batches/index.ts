@@ -3,3 +3,4 @@
 export * from './text';
 export * from './order';
 export * from './tasks';
+export * from './corpus';

@@ -131,6 +131,11 @@ export class WordPieceTokenizer {
     return { ids, words };
   }
 
+  /** Word-piece ids of a text, without special tokens (the rows batch builders take). */
+  ids(text: string): number[] {
+    return this.pieces(text).ids;
+  }
+
   /** Word-piece strings of a text, without special tokens. */
   tokenize(text: string): string[] {
     return this.pieces(text).ids.map((id) => this.vocab.token(id));
