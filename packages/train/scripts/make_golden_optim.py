@@ -6,8 +6,10 @@ Three parameters (a weight that is decayed, a bias and a LayerNorm weight that a
 BERT convention and Detectron's norm rule exclude them), six steps with fixed gradients, the
 learning rate cut by 10x before step 4 (as the multi-step schedule does at a decay epoch), and the
 third parameter given no gradient at step 2 (torch skips a parameter whose grad is None).
-Parameters are recorded after every step, for SGD (momentum 0.9, weight decay 5e-4: the paper's
-CNN optimiser) and AdamW (betas 0.9/0.999, weight decay 0.01: its Transformer optimiser).
+Parameters are recorded after every step, for SGD (momentum 0.9: the paper's
+CNN optimiser, with weight decay 0.05 rather than the paper's 5e-4 so that coupled and decoupled
+decay differ well beyond float32 rounding) and AdamW (betas 0.9/0.999, weight decay 0.1: the
+Transformer's optimiser, decay raised likewise).
 """
 import json
 import math
@@ -52,11 +54,11 @@ def run(make_opt, lr):
 
 
 def sgd(decay, no_decay, lr):
-    return torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, momentum=0.9)
+    return torch.optim.SGD([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, momentum=0.9)
 
 
 def adamw(decay, no_decay, lr):
-    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.999), eps=1e-8)
 
 
 out = {
@@ -64,8 +66,8 @@ out = {
     "init": {n: t.flatten().tolist() for n, t in init().items()},
     "shapes": {n: list(t.shape) for n, t in init().items()},
     "grad_rule": "sin(i*0.7 + step*k) * (0.5 + 0.1*step) + 0.3*p, k = 1/2/3 for weight/bias/LayerNorm; no LayerNorm grad at step 2",
-    "sgd": {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, **run(sgd, 0.01)},
-    "adamw": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01, **run(adamw, 1e-3)},
+    "sgd": {"lr": 0.01, "momentum": 0.9, "weight_decay": 0.05, **run(sgd, 0.01)},
+    "adamw": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1, **run(adamw, 1e-3)},
 }
 path = Path(__file__).resolve().parent.parent / "fixtures" / "optim-golden.json"
 path.write_text(json.dumps(out, indent=1) + "\n")

@@ -92,6 +92,12 @@ describe('optimisers against torch.optim', () => {
     expect(() => opt.loadState({ kind: 'sgd', slots: new Map(), steps: {} })).toThrow(/state is for sgd, this optimizer is adamw/);
     expect(() => opt.loadState({ kind: 'adamw', slots: new Map(), steps: { 'a.weight': 1 } })).toThrow(/without state: a\.bias/);
     expect(() => opt.loadState({ kind: 'adamw', slots: new Map([['a.weight.velocity', tf.zeros([2, 2])]]), steps: { 'a.weight': 1, 'a.bias': 1 } })).toThrow(/unknown slot a\.weight\.velocity/);
+    expect(() => opt.loadState({ kind: 'adamw', slots: new Map([['a.weight.exp_avg', tf.zeros([2, 2])]]), steps: { 'a.weight': 1, 'a.bias': 0 } })).toThrow(/a\.weight has 1 update\(s\) but no exp_avg_sq/);
+    expect(() => opt.loadState({ kind: 'adamw', slots: new Map([['a.bias.exp_avg', tf.zeros([3])]]), steps: { 'a.weight': 0, 'a.bias': 0 } })).toThrow(/a\.bias\.exp_avg has shape \[3\], expected \[2\]/);
+    // A state from step 0 replaces one that has moved on: the moments start again from zero.
+    opt.step({ 'a.weight': tf.ones([2, 2]) }, 1e-3);
+    opt.loadState({ kind: 'adamw', slots: new Map(), steps: { 'a.weight': 0, 'a.bias': 0 } });
+    expect(opt.state().slots.size).toBe(0);
     expect(() => new Sgd([vars[0]!, vars[0]!], { momentum: 0.9, weightDecay: 0 })).toThrow(/two parameters are named a\.weight/);
     opt.dispose();
     tf.dispose(vars);

@@ -37,7 +37,7 @@ export interface ParamOptimizer {
   step(grads: Readonly<Record<string, tf.Tensor>>, lr: number): void;
   /** Copies of the slots and step counts, for a checkpoint. */
   state(): OptimizerState;
-  /** Continue from a checkpoint's state (checked against this optimiser's parameters). */
+  /** Continue from a checkpoint's state (checked against this optimiser's parameters); it replaces the current state wholly. */
   loadState(state: OptimizerState): void;
   dispose(): void;
 }
@@ -98,6 +98,9 @@ abstract class SlotOptimizer implements ParamOptimizer {
 
   protected abstract update(name: string, p: tf.Variable, g: tf.Tensor, lr: number, t: number): void;
 
+  /** Slots every updated parameter has. */
+  protected abstract requiredSlots(): readonly string[];
+
   state(): OptimizerState {
     const slots = new Map<string, tf.Tensor>();
     for (const [k, s] of this.slots) slots.set(k, s.clone());
@@ -117,9 +120,22 @@ abstract class SlotOptimizer implements ParamOptimizer {
       const dot = key.lastIndexOf('.');
       const [param, slot] = [key.slice(0, dot), key.slice(dot + 1)];
       if (!this.vars.has(param) || !this.slotNames.includes(slot)) throw new Error(`optimizer state: unknown slot ${key} (expected <parameter>.${this.slotNames.join('|')})`);
-      const s = this.slot(param, slot);
-      if (t.shape.join() !== s.shape.join()) throw new Error(`optimizer state: ${key} has shape [${t.shape}], expected [${s.shape}]`);
-      s.assign(t);
+      if (t.shape.join() !== this.vars.get(param)!.shape.join()) throw new Error(`optimizer state: ${key} has shape [${t.shape}], expected [${this.vars.get(param)!.shape}]`);
+    }
+    // A parameter that has been updated has every slot its rule keeps.
+    for (const [name, steps] of Object.entries(state.steps)) {
+      if (steps > 0) for (const slot of this.requiredSlots()) if (!state.slots.has(`${name}.${slot}`)) throw new Error(`optimizer state: ${name} has ${steps} update(s) but no ${slot}`);
+    }
+    // The state replaces this optimiser's wholly: slots it does not carry start again from zero.
+    for (const [key, s] of this.slots) {
+      if (!state.slots.has(key)) {
+        s.dispose();
+        this.slots.delete(key);
+      }
+    }
+    for (const [key, t] of state.slots) {
+      const dot = key.lastIndexOf('.');
+      this.slot(key.slice(0, dot), key.slice(dot + 1)).assign(t);
     }
     Object.assign(this.steps, state.steps);
   }
@@ -138,6 +154,10 @@ export class Sgd extends SlotOptimizer {
     private readonly opts: SgdOptions,
   ) {
     super(variables, ['momentum_buffer']);
+  }
+
+  protected requiredSlots(): readonly string[] {
+    return this.opts.momentum > 0 ? ['momentum_buffer'] : [];
   }
 
   protected update(name: string, p: tf.Variable, g: tf.Tensor, lr: number): void {
@@ -161,6 +181,10 @@ export class AdamW extends SlotOptimizer {
     private readonly opts: AdamWOptions,
   ) {
     super(variables, ['exp_avg', 'exp_avg_sq']);
+  }
+
+  protected requiredSlots(): readonly string[] {
+    return ['exp_avg', 'exp_avg_sq'];
   }
 
   protected update(name: string, p: tf.Variable, g: tf.Tensor, lr: number, t: number): void {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPixelBert, disposePixelBert, initBackend, itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, parameterGroups, pixelBertConfigFor, pixelBertForward, type PixelBert } from '@pixel-bert/model';
 import { loadRowSpec } from '@pixel-bert/spec';
-import { createOptimizers, learningRates } from './index';
+import { batchNormNoDecay, bertNoDecay, createOptimizers, learningRates } from './index';
 
 let model: PixelBert;
 beforeAll(async () => {
@@ -16,6 +16,13 @@ describe('optimisers from the spec on Pixel-BERT', () => {
     const { spec } = loadRowSpec({ row: 4, scale: 'smoke' });
     model = createPixelBert(pixelBertConfigFor(spec.model, { vocabSize: 64, taskHeads: ['mlm', 'itm'] }), 0);
     const groups = parameterGroups(model);
+    // The exemptions match the names the model really has: batch norm in the CNN, biases and
+    // LayerNorm in the Transformer — all vectors; every matrix and conv kernel is decayed.
+    const spared = [...groups.cnn.filter((v) => batchNormNoDecay(v.name)), ...groups.transformer.filter((v) => bertNoDecay(v.name))];
+    expect(groups.cnn.filter((v) => batchNormNoDecay(v.name)).length).toBeGreaterThan(4);
+    expect(groups.transformer.filter((v) => v.name.includes('LayerNorm')).every((v) => bertNoDecay(v.name))).toBe(true);
+    expect(spared.every((v) => v.shape.length === 1)).toBe(true);
+    expect([...groups.cnn, ...groups.transformer].filter((v) => v.shape.length > 1).some((v) => batchNormNoDecay(v.name) || bertNoDecay(v.name))).toBe(false);
     const opt = createOptimizers(spec.optim, groups);
     const lr = learningRates(spec.optim, spec.pretrain.decayEpochs, 0);
     expect(lr).toEqual({ cnn: spec.optim.cnn.lr, transformer: spec.optim.transformer.lr });
