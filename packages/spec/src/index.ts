@@ -4,3 +4,4 @@ export * from './errors';
 export * from './hash';
 export * from './load';
 export * from './cli';
+export * from './vocab';

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
+import { SYNTH_VOCAB_SIZE } from '@pixel-bert/spec';
 import { rngFor } from '../rng';
 import {
   AnswerBalancer,
@@ -27,7 +28,8 @@ import { sampleScene, type Scene } from './world';
 export const GENERATOR = 'pixel-bert-synth';
 export const GENERATOR_VERSION = 1;
 /** Size cap of the WordPiece vocabulary trained on the generated text (the world has ~100 words). */
-export const SYNTH_VOCAB_SIZE = 1000;
+// The vocabulary size lives in @pixel-bert/spec, where tools that size a model read it too.
+export { SYNTH_VOCAB_SIZE };
 
 export interface SynthOptions {
   seed: number;

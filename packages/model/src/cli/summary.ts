@@ -8,13 +8,9 @@
  * smoke 2×64×2, small 4×128×4, paper BERT-base); explicit flags override them.
  */
 import path from 'node:path';
-import { EXPERIMENTS_ROOT, loadSpecFile, type Scale } from '@pixel-bert/spec';
+import { EXPERIMENTS_ROOT, defaultVocabSize, loadSpecFile, type Scale } from '@pixel-bert/spec';
 import { BACKBONE_NAMES } from '../backbone/table';
 import { pixelBertConfigFor } from '../spec-config';
-
-// The vocabulary is not in the spec: the generated world's WordPiece size (data's SYNTH_VOCAB_SIZE)
-// for synthetic data, BERT-base uncased for real data.
-const VOCAB = { synthetic: 1000, real: 30522 } as const;
 
 const KNOWN = ['backbone', 'scale', 'hidden', 'layers', 'heads', 'ffn', 'vocab', 'max-text', 'answers', 'pixel-position', 'help'];
 
@@ -50,7 +46,7 @@ async function main(): Promise<void> {
   // The loader checks the scale's name.
   const { spec } = loadSpecFile(path.join(EXPERIMENTS_ROOT, 'base.yaml'), { scale: (args.get('scale') ?? 'small') as Scale });
   const preset = pixelBertConfigFor(spec.model, {
-    vocabSize: VOCAB[spec.data.source],
+    vocabSize: defaultVocabSize(spec.data), // the generated world's WordPiece size, or BERT-base uncased's
     taskHeads: ['mlm', 'itm', 'vqa', 'nlvr2', 'retrieval'],
     answerVocabSize: spec.finetune.vqa.answerVocabSize,
   });

@@ -2,9 +2,8 @@
 // fastest backend this install has) at the `small` scale's or the paper's shape, or a stand-in
 // for a step bound by an accelerator where the real one is impractical here.
 import path from 'node:path';
-import { SYNTH_VOCAB_SIZE } from '@pixel-bert/data';
 import type { ImageBatch } from '@pixel-bert/data';
-import { EXPERIMENTS_ROOT, loadSpecFile } from '@pixel-bert/spec';
+import { EXPERIMENTS_ROOT, defaultVocabSize, loadSpecFile } from '@pixel-bert/spec';
 import { createOptimizers, learningRates } from '../optim/index';
 
 export interface BenchStep {
@@ -29,8 +28,7 @@ export async function modelStep(batchSize: number, scale: 'small' | 'paper' = 's
   const info = await m.initBackend({ quiet: true });
   const { spec } = loadSpecFile(path.join(EXPERIMENTS_ROOT, 'base.yaml'), { scale });
   const T = 20;
-  // The generated world's WordPiece size for synthetic data, BERT-base uncased's for real data.
-  const V = spec.data.source === 'synthetic' ? SYNTH_VOCAB_SIZE : 30522;
+  const V = defaultVocabSize(spec.data); // the generated world's WordPiece size, or BERT-base uncased's
   const model = m.createPixelBert(m.pixelBertConfigFor(spec.model, { vocabSize: V, taskHeads: ['mlm', 'itm'] }), 0);
   const keep = spec.pretrain.pixelSampling.count;
   const enc = spec.model.encoder;
