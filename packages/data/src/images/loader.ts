@@ -82,6 +82,12 @@ interface Slot {
 
 const BOOT = fileURLToPath(new URL('./decoder-boot.mjs', import.meta.url));
 
+/** Hand-over folders of loaders not closed yet, removed at process exit (one listener for all). */
+const openHandoffs = new Set<string>();
+process.on('exit', () => {
+  for (const h of openHandoffs) removeHandoff(h);
+});
+
 /** `nice` from PATH (coreutils; every Linux and macOS has it), or undefined. */
 function findNice(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -111,7 +117,6 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
   private readonly totalImages: number;
   /** Folder of the batch files decoders hand over (at most `prefetch` at a time); removed on close. */
   readonly handoff: string;
-  private readonly removeHandoff = () => removeHandoff(this.handoff);
 
   constructor(private readonly opts: ImageLoaderOptions) {
     if (opts.batches) this.batches = opts.batches;
@@ -142,7 +147,7 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     const w = side(Math.max(opts.resize.longEdge, opts.collate?.minWidth ?? 0));
     const largest = Math.max(0, ...this.batches.map((b) => b.length));
     this.handoff = mkdtempSync(path.join(handoffRoot((this.prefetch + 1) * largest * h * w * 13), 'pixel-bert-loader-'));
-    process.once('exit', this.removeHandoff); // a consumer that never closes leaves nothing behind
+    openHandoffs.add(this.handoff); // a consumer that exits without close() leaves nothing behind
     for (let w = 0; w < workers; w++) this.slots.push(this.startWorker(niceness));
     this.pump();
   }
@@ -341,7 +346,7 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
     for (const d of this.pending.values()) d.reject(err);
     for (const s of this.slots) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill();
     await Promise.all(this.slots.map((s) => s.exited));
-    this.removeHandoff();
-    process.removeListener('exit', this.removeHandoff);
+    removeHandoff(this.handoff);
+    openHandoffs.delete(this.handoff);
   }
 }
