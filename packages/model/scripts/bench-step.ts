@@ -1,9 +1,10 @@
 // Forward+backward time of one `small`-scale Pixel-BERT batch, per tfjs backend, using the real
 // model code (packages/model/src/pixelbert.ts), not a stand-in:
-//   SPEC-SHAPE small: 128×128 images through resnet-small (8×8 = 64 feature pixels), encoder
-//   4 layers × 128 hidden × 4 heads (FFN 512), batch 32, 20 text tokens, vocabulary 1000 (the
-//   generated world's WordPiece size), pre-training losses MLM (15 % of the text) + ITM, pixel
-//   random sampling keeping 26 of 64 pixels (experiments/scales/small.yaml; --sampling=0 keeps all).
+//   the small scale as its spec builds it (experiments/base.yaml sized by scales/small.yaml, read
+//   through pixelBertConfigFor): 128×128 images through resnet-small (8×8 = 64 feature pixels),
+//   encoder 4 layers × 128 hidden × 4 heads (FFN 512), the spec's batch (32), 20 text tokens, the
+//   generated world's vocabulary (1000), pre-training losses MLM (15 % of the text) + ITM, pixel
+//   random sampling keeping 26 of 64 pixels (--sampling=0 keeps all).
 // Each backend runs in its own child process (a process holds one tfjs engine). Per backend it
 // prints and appends one JSON line to benchmarks/model.jsonl: median/min/max ms of
 //   forward     (training-mode forward + losses, no gradients),
@@ -33,25 +34,16 @@ async function child(backend: string, steps: number, sampling: number, warmup: n
   const { createPixelBert, pixelBertForward, mlmLogits, mlmTargetsFor, itmLogits, parameterGroups } = await import('../src/pixelbert');
   const { mlmLoss, itmLoss } = await import('../src/heads/losses');
   const info = await initBackend({ prefer: backend as 'wasm', quiet: true });
-  const B = 32;
+  const { EXPERIMENTS_ROOT, defaultVocabSize, loadSpecFile } = await import('@pixel-bert/spec');
+  const { pixelBertConfigFor } = await import('../src/spec-config');
+  // The small scale as its spec builds it (experiments/base.yaml sized by scales/small.yaml).
+  const { spec } = loadSpecFile(path.join(EXPERIMENTS_ROOT, 'base.yaml'), { scale: 'small' });
+  const B = spec.pretrain.batchSize;
   const T = 20;
-  const V = 1000;
-  const model = createPixelBert(
-    {
-      backbone: { arch: 'resnet-small' },
-      hidden: 128,
-      layers: 4,
-      heads: 4,
-      ffn: 512,
-      vocabSize: V,
-      maxTextLength: 24,
-      dropout: 0.1,
-      pixelPositionEmbedding: false,
-      taskHeads: ['mlm', 'itm'],
-    },
-    0,
-  );
-  const images = tf.randomNormal([B, 128, 128, 3], 0, 1, 'float32', 1) as import('@tensorflow/tfjs').Tensor4D;
+  const V = defaultVocabSize(spec.data);
+  const model = createPixelBert(pixelBertConfigFor(spec.model, { vocabSize: V, taskHeads: ['mlm', 'itm'] }), 0);
+  const S = spec.model.run.image.shortEdge;
+  const images = tf.randomNormal([B, S, S, 3], 0, 1, 'float32', 1) as import('@tensorflow/tfjs').Tensor4D;
   const ids = new Int32Array(B * T);
   const labels = new Int32Array(B * T).fill(-100);
   for (let i = 0; i < ids.length; i++) {
@@ -112,7 +104,7 @@ async function child(backend: string, steps: number, sampling: number, warmup: n
     date: new Date().toISOString(),
     backend: info.name,
     ...(info.provider ? { provider: info.provider } : {}),
-    shape: { batch: B, image: 128, backbone: 'resnet-small', encoder: '4x128x4', ffn: 512, tokens: T, vocab: V, pixelsKept: sampling > 0 ? sampling : 64 },
+    shape: { batch: B, image: S, backbone: spec.model.run.arch, encoder: `${spec.model.encoder.layers}x${spec.model.encoder.hidden}x${spec.model.encoder.heads}`, ffn: spec.model.encoder.ffn, tokens: T, vocab: V, pixelsKept: sampling > 0 ? sampling : 64 },
     steps,
     warmup,
     forward_ms: stats(fwd),
