@@ -176,6 +176,39 @@ describe('PixelBert assembly', () => {
     expect([...running.dataSync()]).not.toEqual(before);
   });
 
+  it('rowImage: rows sharing images give what the images repeated per row give, with the CNN run once per image', () => {
+    model = createPixelBert(config, 4);
+    const { images, imageMask, tokenIds, tokenMask } = batch();
+    // Four text rows on two images, each image twice (as ITM lays them out: positive, negative).
+    const rowImage = [0, 0, 1, 1];
+    const ids4 = tf.concat([tokenIds, tokenIds.reverse(0)]).gather([0, 3, 1, 2]) as tf.Tensor2D;
+    const mask4 = tf.concat([tokenMask, tokenMask.reverse(0)]).gather([0, 3, 1, 2]) as tf.Tensor2D;
+    let cnnBatch = 0;
+    const forward = model.backbone.forward.bind(model.backbone);
+    model.backbone.forward = (x, o) => ((cnnBatch = x.shape[0]), forward(x, o));
+    const vars = [model.backbone.variables().find((v) => v.name === 'backbone.conv1.weight')!, model.textEmbedding.word_embeddings];
+    // A loss that every pixel of every row feeds (at initialisation the ITM loss barely depends
+    // on the image, so it could not tell rows given the wrong image).
+    const run = (shared: boolean) =>
+      tf.variableGrads(() => {
+        const out = shared
+          ? pixelBertForward(model!, images, imageMask, ids4, mask4, { training: true, step: 3, pixelSampling: { count: 5 }, rowImage })
+          : pixelBertForward(model!, images.gather(rowImage) as tf.Tensor4D, imageMask.gather(rowImage) as tf.Tensor3D, ids4, mask4, { training: true, step: 3, pixelSampling: { count: 5 } });
+        return tf.mean(tf.square(tf.sub(out.hidden, tf.linspace(-1, 1, out.hidden.shape[2]).reshape([1, 1, -1])))) as tf.Scalar;
+      }, vars);
+    const a = run(true);
+    expect(cnnBatch).toBe(2);
+    const b = run(false);
+    expect(cnnBatch).toBe(4);
+    expect(Math.abs(a.value.dataSync()[0]! - b.value.dataSync()[0]!)).toBeLessThan(1e-5);
+    for (const v of vars) {
+      const d = tf.max(tf.abs(tf.sub(a.grads[v.name]!, b.grads[v.name]!))).dataSync()[0]!;
+      expect(d, v.name).toBeLessThan(1e-4 * Math.max(1, tf.max(tf.abs(b.grads[v.name]!)).dataSync()[0]!));
+    }
+    expect(() => pixelBertForward(model!, images, imageMask, ids4, mask4, { training: false, rowImage: [0, 1] })).toThrow(/rowImage: 2 entries for 4 text rows/);
+    expect(() => pixelBertForward(model!, images, imageMask, ids4, mask4, { training: false, rowImage: [0, 0, 1, 2] })).toThrow(/rowImage\[3\] = 2 is not an image of the batch \(0…1\)/);
+  });
+
   it('gradients reach the CNN, the pixel embedding (s_v) and the text embedding', () => {
     model = createPixelBert(config, 2);
     const { images, imageMask, tokenIds, tokenMask } = batch();

@@ -76,6 +76,13 @@ export interface ForwardOptions {
   backboneTraining?: boolean;
   /** Also return every layer's attention probabilities (for the Fig. 3 maps). */
   returnAttention?: boolean;
+  /**
+   * Rows of text that share images (ITM: a negative pairs its positive's image with another
+   * caption): the image of each text row, as an index into `images`. The CNN then runs once per
+   * image and its features are gathered per row; batch norm sees each image once. Without it,
+   * row b is image b.
+   */
+  rowImage?: ArrayLike<number>;
 }
 
 export interface PixelBertOutput {
@@ -153,6 +160,7 @@ export function validateInputs(
   imageMask: tf.Tensor | undefined,
   tokenIds: tf.Tensor,
   tokenMask: tf.Tensor,
+  rowImage?: ArrayLike<number>,
 ): void {
   if (images.rank !== 4) {
     throw new Error(`images: expected rank 4 [batch, height, width, 3] (NHWC), got shape [${images.shape.join(', ')}]`);
@@ -169,8 +177,14 @@ export function validateInputs(
     throw new Error(`imageMask: expected shape [${B}, ${H}, ${W}] (one 0/1 per image pixel), got [${imageMask.shape.join(', ')}]`);
   }
   validateTokens(tokenIds, tokenMask, model.config);
-  if (tokenIds.shape[0] !== B) {
-    throw new Error(`tokenIds: batch ${tokenIds.shape[0]} differs from the images' batch ${B}`);
+  if (rowImage === undefined) {
+    if (tokenIds.shape[0] !== B) throw new Error(`tokenIds: batch ${tokenIds.shape[0]} differs from the images' batch ${B}`);
+    return;
+  }
+  if (rowImage.length !== tokenIds.shape[0]) throw new Error(`rowImage: ${rowImage.length} entries for ${tokenIds.shape[0]} text rows; give one image index per row`);
+  for (let r = 0; r < rowImage.length; r++) {
+    const i = rowImage[r]!;
+    if (!(Number.isInteger(i) && i >= 0 && i < B)) throw new Error(`rowImage[${r}] = ${i} is not an image of the batch (0…${B - 1})`);
   }
 }
 
@@ -182,7 +196,7 @@ export function pixelBertForward(
   tokenMask: tf.Tensor2D, // (B, T) 1 token, 0 padding
   opts: ForwardOptions,
 ): PixelBertOutput {
-  validateInputs(model, images, imageMask, tokenIds, tokenMask);
+  validateInputs(model, images, imageMask, tokenIds, tokenMask, opts.rowImage);
   const { training, seed = 0, step = 0 } = opts;
   if (training && opts.step === undefined) {
     throw new Error('pixelBertForward: options.step is required when training (dropout masks and pixel samples are drawn from (seed, step))');
@@ -192,15 +206,23 @@ export function pixelBertForward(
     throw new Error(`pixelBertForward: pixelSampling.count must be a positive integer (paper: 100), got ${count}`);
   }
   const ctx = forwardContext(training, model.config.dropout, seed, step);
-  const [B, H, W] = images.shape;
-  const T = tokenIds.shape[1];
+  const [nImages, H, W] = images.shape;
+  const [B, T] = tokenIds.shape; // B text rows (= images unless rowImage says otherwise)
 
-  const features = model.backbone.forward(images, { training: opts.backboneTraining ?? training }).pooled; // (B, h, w, C): C5 after the 2×2 max-pool
-  const [, h, w] = features.shape;
+  const imageFeatures = model.backbone.forward(images, { training: opts.backboneTraining ?? training }).pooled; // (images, h, w, C): C5 after the 2×2 max-pool
+  const [, h, w] = imageFeatures.shape;
   const stride = model.backbone.c5Stride * PIXEL_POOL; // image pixels per feature pixel (64 for the paper nets)
-  const validPixels = imageMask
-    ? pixelMaskFromImageMask(imageMask.dataSync(), B, H, W, { h, w, stride })
-    : new Float32Array(B * h * w).fill(1); // (B·h·w)
+  const imagePixels = imageMask
+    ? pixelMaskFromImageMask(imageMask.dataSync(), nImages, H, W, { h, w, stride })
+    : new Float32Array(nImages * h * w).fill(1); // (images·h·w)
+  let features = imageFeatures; // (B, h, w, C)
+  let validPixels = imagePixels; // (B·h·w)
+  if (opts.rowImage) {
+    const rows = Int32Array.from(opts.rowImage);
+    features = tf.gather(imageFeatures, rows);
+    validPixels = new Float32Array(B * h * w);
+    rows.forEach((img, r) => validPixels.set(imagePixels.subarray(img * h * w, (img + 1) * h * w), r * h * w));
+  }
   const selection =
     training && opts.pixelSampling
       ? samplePixels(validPixels, B, h * w, { count: opts.pixelSampling.count, seed, step })

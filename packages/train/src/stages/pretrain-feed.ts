@@ -1,7 +1,7 @@
 // One pre-training epoch as the model will take it: text batches from the corpus (MLM/ITM per the
 // row) and, decoded ahead by the image loader, each batch's distinct images once — an ITM negative
-// shares its positive's image, so rows map onto images (`rowImage`) instead of repeating pixels,
-// and the CNN can run once per image. Everything derives from (seed, epoch, step): starting an
+// shares its positive's image, so rows map onto images (`rowImage`, which pixelBertForward takes)
+// instead of repeating pixels, and the CNN runs once per image. Everything derives from (seed, epoch, step): starting an
 // epoch at step k yields exactly the steps k… an uninterrupted epoch yields.
 import { buildPretrainBatch, ImageLoader, stepsPerEpoch } from '@pixel-bert/data';
 import type { CollateOptions, LoadedBatch, PretrainCorpus, PretrainOptions, ResizeSpec, TextBatch } from '@pixel-bert/data';
