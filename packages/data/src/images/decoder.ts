@@ -57,66 +57,64 @@ process.on('message', (job: DecodeJob) => {
 });
 
 async function decodeJob(job: DecodeJob): Promise<void> {
-  {
-    const settled: PromiseSettledResult<DecodedImage>[] = new Array(job.files.length);
-    let next = 0;
-    const lane = async () => {
-      while (next < job.files.length) {
-        const i = next++;
-        try {
-          settled[i] = { status: 'fulfilled', value: await loadImage(job.files[i]!, job.resize, job.decode) };
-        } catch (reason) {
-          settled[i] = { status: 'rejected', reason };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(job.inFlight, job.files.length)) }, lane));
-    const ok: DecodedImage[] = [];
-    const kept: number[] = [];
-    const errors: DecodeResult['errors'] = [];
-    settled.forEach((r, i) => {
-      if (r.status === 'fulfilled') {
-        ok.push(r.value);
-        kept.push(i);
-      } else {
-        const err = r.reason as Error;
-        errors.push({ position: i, file: job.files[i]!, message: err.message });
-      }
-    });
-    if (ok.length === 0) {
-      send({ step: job.step, kept, errors, height: 0, width: 0, sizes: [] } satisfies DecodeResult);
-      return;
-    }
-    const b = collateImages(ok, job.collate);
-    const result: DecodeResult = { step: job.step, kept, errors, height: b.height, width: b.width, sizes: b.sizes };
-    const write = (file: string) => {
-      const fd = openSync(file, 'w');
+  const settled: PromiseSettledResult<DecodedImage>[] = new Array(job.files.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < job.files.length) {
+      const i = next++;
       try {
-        writeAll(fd, new Uint8Array(b.pixels.buffer, b.pixels.byteOffset, b.pixels.byteLength));
-        writeAll(fd, b.mask);
-      } catch (e) {
-        rmSync(file, { force: true });
-        throw e;
-      } finally {
-        closeSync(fd);
+        settled[i] = { status: 'fulfilled', value: await loadImage(job.files[i]!, job.resize, job.decode) };
+      } catch (reason) {
+        settled[i] = { status: 'rejected', reason };
       }
-      result.written = { pixelBytes: b.pixels.byteLength, maskBytes: b.mask.byteLength, file };
-    };
-    try {
-      write(job.out);
-    } catch (e) {
-      // /dev/shm filled up (other loaders, other programs): the temp folder on disk instead.
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOSPC' || code === 'EDQUOT') {
-        try {
-          write(fallbackFile(dirname(job.out), job.step));
-        } catch (e2) {
-          result.fatal = `could not write batch ${job.step} to ${job.out} (${(e as Error).message}) nor to the temp folder: ${(e2 as Error).message}`;
-        }
-      } else result.fatal = `could not write batch ${job.step} to ${job.out}: ${(e as Error).message}`;
     }
-    send(result);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(job.inFlight, job.files.length)) }, lane));
+  const ok: DecodedImage[] = [];
+  const kept: number[] = [];
+  const errors: DecodeResult['errors'] = [];
+  settled.forEach((r, i) => {
+    if (r.status === 'fulfilled') {
+      ok.push(r.value);
+      kept.push(i);
+    } else {
+      const err = r.reason as Error;
+      errors.push({ position: i, file: job.files[i]!, message: err.message });
+    }
+  });
+  if (ok.length === 0) {
+    send({ step: job.step, kept, errors, height: 0, width: 0, sizes: [] } satisfies DecodeResult);
+    return;
   }
+  const b = collateImages(ok, job.collate);
+  const result: DecodeResult = { step: job.step, kept, errors, height: b.height, width: b.width, sizes: b.sizes };
+  const write = (file: string) => {
+    const fd = openSync(file, 'w');
+    try {
+      writeAll(fd, new Uint8Array(b.pixels.buffer, b.pixels.byteOffset, b.pixels.byteLength));
+      writeAll(fd, b.mask);
+    } catch (e) {
+      rmSync(file, { force: true });
+      throw e;
+    } finally {
+      closeSync(fd);
+    }
+    result.written = { pixelBytes: b.pixels.byteLength, maskBytes: b.mask.byteLength, file };
+  };
+  try {
+    write(job.out);
+  } catch (e) {
+    // /dev/shm filled up (other loaders, other programs): the temp folder on disk instead.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      try {
+        write(fallbackFile(dirname(job.out), job.step));
+      } catch (e2) {
+        result.fatal = `could not write batch ${job.step} to ${job.out} (${(e as Error).message}) nor to the temp folder: ${(e2 as Error).message}`;
+      }
+    } else result.fatal = `could not write batch ${job.step} to ${job.out}: ${(e as Error).message}`;
+  }
+  send(result);
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

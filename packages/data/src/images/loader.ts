@@ -264,7 +264,6 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
         this.fail(err);
         throw err;
       }
-      const data = r.data;
       this.nextYield++;
       this.pump();
       const idx = this.batches[step]!;
@@ -277,13 +276,13 @@ export class ImageLoader implements AsyncIterable<LoadedBatch> {
           throw err;
         }
       }
-      if (!data) continue; // every image of this batch was bad (reported above)
+      if (!r.data) continue; // every image of this batch was bad (reported above)
       return {
         step,
         index: r.kept.map((p) => idx[p]!),
         skipped,
-        pixels: data.pixels,
-        mask: data.mask,
+        pixels: r.data.pixels,
+        mask: r.data.mask,
         batch: r.kept.length,
         height: r.height,
         width: r.width,
