@@ -35,6 +35,9 @@ describe('command-line helpers', () => {
     expect(() => parseFlags(['--bogus'], { a: { type: 'string' } }, 'cmd --a=X')).toThrow(UsageError);
     expect(() => parseFlags(['--bogus'], { a: { type: 'string' } }, 'cmd --a=X')).toThrow(/--bogus[\s\S]*usage: cmd --a=X/);
     expect(() => intFlag('seed', '1.5', 'cmd')).toThrow(/--seed=1\.5: expected a whole number/);
+    expect(intFlag('niceness', '19', 'cmd', { min: 0, max: 19 })).toBe(19);
+    expect(() => intFlag('niceness', '20', 'cmd', { min: 0, max: 19 })).toThrow(/--niceness=20: expected a whole number from 0 to 19/);
+    expect(() => intFlag('pairs', '1', 'cmd', { min: 2 })).toThrow(/--pairs=1: expected a whole number from 2 up/);
     expect(specOptions({ scale: 'smoke', seed: '7', set: ['a=1'] }, 'cmd')).toEqual({ scale: 'smoke', seed: 7, set: ['a=1'] });
   });
 });

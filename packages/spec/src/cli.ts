@@ -32,11 +32,16 @@ export function specOptions(flags: { scale: string; seed?: string; set?: string[
   return { scale: flags.scale as Scale, seed: intFlag('seed', flags.seed, usage), set: flags.set };
 }
 
-/** Parses a whole number flag, or says what was wrong with it. */
-export function intFlag(name: string, raw: string | undefined, usage: string): number | undefined {
+/** Parses a whole number flag (within [min, max] when given), or says what was wrong with it. */
+export function intFlag(name: string, raw: string | undefined, usage: string, range: { min?: number; max?: number } = {}): number | undefined {
   if (raw === undefined) return undefined;
-  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`--${name}=${raw}: expected a whole number\nusage: ${usage}`);
-  return Number(raw);
+  const { min = -Infinity, max = Infinity } = range;
+  const n = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || n < min || n > max) {
+    const within = min > -Infinity || max < Infinity ? ` ${min > -Infinity ? `from ${min}` : ''}${max < Infinity ? ` to ${max}` : ' up'}` : '';
+    throw new UsageError(`--${name}=${raw}: expected a whole number${within}\nusage: ${usage}`);
+  }
+  return n;
 }
 
 /** Runs a CLI's main function: known errors print their message and exit non-zero, nothing else is printed. */

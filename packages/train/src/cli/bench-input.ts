@@ -14,7 +14,8 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { UsageError, WORKSPACE_ROOT, parseFlags, runCli, userPath } from '@pixel-bert/spec';
+import { UsageError, WORKSPACE_ROOT, intFlag, parseFlags, runCli, userPath } from '@pixel-bert/spec';
+import { estimate } from '@pixel-bert/eval';
 import { collateImages, DecodedImageCache, encodePng, ImageLoader, loadImage, renderScene, rngFor, sampleScene } from '@pixel-bert/data';
 import type { ImageBatch, ResizeSpec } from '@pixel-bert/data';
 import { acceleratorStep, modelStep } from './bench-steps';
@@ -190,18 +191,16 @@ async function stepComparison(files: string[], spec: ResizeSpec, batch: number, 
         runCached(k);
       }
     }
-    const ratios = loaderMs.map((l, k) => l / cachedMs[k]!);
-    const r = mean(ratios);
-    const sd = Math.sqrt(ratios.reduce((a, x) => a + (x - r) ** 2, 0) / Math.max(1, ratios.length - 1));
+    const ratio = estimate(loaderMs.map((l, k) => l / cachedMs[k]!));
     return {
       cached: { mean: mean(cachedMs), median: median(cachedMs) },
       loader: { mean: mean(loaderMs), median: median(loaderMs) },
       /** The loader-fed steps without their wait: the step's own slow-down from decoding beside it. */
       loaderRunMean: mean(loaderRunMs),
       waitMsPerStep: waitMs / loaderMs.length,
-      ratio: r,
+      ratio: ratio.mean,
       /** Standard error of the mean ratio. */
-      se: sd / Math.sqrt(ratios.length),
+      se: ratio.stderr,
     };
   } finally {
     signal('SIGCONT'); // a stopped process would not act on close()'s SIGTERM
@@ -228,15 +227,10 @@ await runCli(async () => {
     console.log(`usage: ${USAGE}`);
     return 0;
   }
-  const int = (v: string | undefined, d: number, name: string, min = 1, max = Infinity) => {
-    const n = v === undefined ? d : Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min}${max < Infinity ? ` to ${max}` : ' up'}, got "${v}"\nusage: ${USAGE}`);
-    return n;
-  };
-  const nImages = int(values.images, 64, 'images');
-  const pairs = int(values.pairs, 24, 'pairs', 2);
-  const workers = int(values.workers, 1, 'workers');
-  const niceness = int(values.niceness, 19, 'niceness', 0, 19);
+  const nImages = intFlag('images', values.images, USAGE, { min: 1 }) ?? 64;
+  const pairs = intFlag('pairs', values.pairs, USAGE, { min: 2 }) ?? 24;
+  const workers = intFlag('workers', values.workers, USAGE, { min: 1 }) ?? 1;
+  const niceness = intFlag('niceness', values.niceness, USAGE, { min: 0, max: 19 }) ?? 19;
   const stepKind = values.step ?? 'model';
   if (stepKind !== 'model' && stepKind !== 'stand-in') throw new UsageError(`--step must be model or stand-in, got "${stepKind}"\nusage: ${USAGE}`);
   const names = values.cases ? values.cases.split(',') : CASES.filter((c) => !c.optIn).map((c) => c.name);
