@@ -112,15 +112,18 @@ abstract class SlotOptimizer implements ParamOptimizer {
     const unknown = Object.keys(state.steps).filter((n) => !this.vars.has(n));
     const missing = [...this.vars.keys()].filter((n) => !(n in state.steps));
     if (unknown.length || missing.length) {
-      throw new Error(
-        `optimizer state does not match the parameters: ${[unknown.length ? `not parameters here: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ` (+${unknown.length - 5})` : ''}` : '', missing.length ? `without state: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5})` : ''}` : ''].filter(Boolean).join('; ')}`,
-      );
+      const list = (names: string[]) => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ` (+${names.length - 5})` : ''}`;
+      const parts = [unknown.length ? `not parameters here: ${list(unknown)}` : '', missing.length ? `without state: ${list(missing)}` : ''];
+      throw new Error(`optimizer state does not match the parameters: ${parts.filter(Boolean).join('; ')}`);
     }
-    for (const [key, t] of state.slots) {
+    const slots = [...state.slots].map(([key, t]) => {
       const dot = key.lastIndexOf('.');
-      const [param, slot] = [key.slice(0, dot), key.slice(dot + 1)];
-      if (!this.vars.has(param) || !this.slotNames.includes(slot)) throw new Error(`optimizer state: unknown slot ${key} (expected <parameter>.${this.slotNames.join('|')})`);
-      if (t.shape.join() !== this.vars.get(param)!.shape.join()) throw new Error(`optimizer state: ${key} has shape [${t.shape}], expected [${this.vars.get(param)!.shape}]`);
+      return { key, param: key.slice(0, dot), slot: key.slice(dot + 1), t };
+    });
+    for (const { key, param, slot, t } of slots) {
+      const v = this.vars.get(param);
+      if (!v || !this.slotNames.includes(slot)) throw new Error(`optimizer state: unknown slot ${key} (expected <parameter>.${this.slotNames.join('|')})`);
+      if (t.shape.join() !== v.shape.join()) throw new Error(`optimizer state: ${key} has shape [${t.shape}], expected [${v.shape}]`);
     }
     // A parameter that has been updated has every slot its rule keeps.
     for (const [name, steps] of Object.entries(state.steps)) {
@@ -133,10 +136,7 @@ abstract class SlotOptimizer implements ParamOptimizer {
         this.slots.delete(key);
       }
     }
-    for (const [key, t] of state.slots) {
-      const dot = key.lastIndexOf('.');
-      this.slot(key.slice(0, dot), key.slice(dot + 1)).assign(t);
-    }
+    for (const { param, slot, t } of slots) this.slot(param, slot).assign(t);
     Object.assign(this.steps, state.steps);
   }
 
