@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, estimate, recallAtK, vqaScore } from './metrics';
+import { accuracy, consistency, estimate, recallAtK, vqaScore } from './metrics';
 
 describe('vqaScore', () => {
   it('follows the VQA v2 metric (leave-one-out average of min(1, matches/3))', () => {
@@ -43,5 +43,14 @@ describe('recallAtK', () => {
     // A constant scorer gets no credit at R@1.
     expect(recallAtK([[0, 0, 0, 0]], () => [3], [1])['R@1']!.mean).toBe(0);
     expect(() => recallAtK([[0, 1]], () => [5])).toThrow(/candidate 5/);
+  });
+});
+
+describe('consistency', () => {
+  it('counts a pair right only when every statement about it is right', () => {
+    const c = consistency([true, true, true, false, false], ['a', 'a', 'b', 'b', 'c']);
+    expect(c.n).toBe(3);
+    expect(c.mean).toBeCloseTo(1 / 3, 12);
+    expect(() => consistency([true], [])).toThrow(/1 results for 0 group ids/);
   });
 });

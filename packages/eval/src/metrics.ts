@@ -80,3 +80,14 @@ export function recallAtK(
   });
   return Object.fromEntries(ks.map((k) => [`R@${k}`, estimate(ranks.map((r) => (r < k ? 1 : 0)))]));
 }
+
+/**
+ * NLVR²'s consistency (Suhr et al., 2019): the fraction of image pairs all of whose statements
+ * were judged right. `groups[i]` names the pair statement i is about (the reader's `pairId`).
+ */
+export function consistency(correct: readonly boolean[], groups: readonly string[]): Estimate {
+  if (correct.length !== groups.length) throw new Error(`consistency: ${correct.length} results for ${groups.length} group ids`);
+  const allRight = new Map<string, boolean>();
+  correct.forEach((c, i) => allRight.set(groups[i]!, (allRight.get(groups[i]!) ?? true) && c));
+  return estimate([...allRight.values()].map((v) => (v ? 1 : 0)));
+}
