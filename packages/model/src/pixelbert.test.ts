@@ -5,6 +5,9 @@ import { itmLoss, mlmLoss } from './heads/losses';
 import {
   createPixelBert,
   disposePixelBert,
+  embedImages,
+  embedTexts,
+  jointForward,
   itmLogits,
   mlmLogits,
   mlmTargetsFor,
@@ -220,4 +223,23 @@ describe('PixelBert assembly', () => {
     expect(Number.isFinite(value.dataSync()[0]!)).toBe(true);
     for (const v of vars) expect(tf.sum(tf.abs(grads[v.name]!)).dataSync()[0]).toBeGreaterThan(0);
   });
+
+  it('jointForward of separately embedded images and texts equals the whole forward pass in evaluation mode, for every pairing', () => {
+    model = createPixelBert(config, 3);
+    const m = model;
+    const { images, imageMask, tokenIds, tokenMask } = batch();
+    tf.tidy(() => {
+      const img = embedImages(m, images, imageMask); // (2, k, d)
+      const txt = embedTexts(m, tokenIds, tokenMask); // (2, T, d)
+      // pair text 0 with image 1 and text 1 with image 0 (a cross pairing the ranking needs)
+      const order = tf.tensor1d([1, 0], 'int32');
+      const joint = jointForward(m, txt, tokenMask, tf.gather(img.v, order) as tf.Tensor3D, tf.gather(img.mask, order) as tf.Tensor2D);
+      const whole = pixelBertForward(m, images, imageMask, tokenIds, tokenMask, { training: false, rowImage: [1, 0] });
+      const diff = Math.max(tf.max(tf.abs(tf.sub(joint.pooled, whole.pooled))).dataSync()[0]!, tf.max(tf.abs(tf.sub(joint.hidden, whole.hidden))).dataSync()[0]!);
+      expect(diff).toBeLessThan(1e-5);
+      const notPaired = pixelBertForward(m, images, imageMask, tokenIds, tokenMask, { training: false });
+      expect(tf.max(tf.abs(tf.sub(joint.hidden, notPaired.hidden))).dataSync()[0]!).toBeGreaterThan(1e-2);
+    });
+  });
 });
+

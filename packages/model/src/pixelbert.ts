@@ -205,23 +205,50 @@ export function pixelBertForward(
   if (count !== undefined && !(Number.isInteger(count) && count >= 1)) {
     throw new Error(`pixelBertForward: pixelSampling.count must be a positive integer (paper: 100), got ${count}`);
   }
-  const ctx = forwardContext(training, model.config.dropout, seed, step);
-  const [nImages, H, W] = images.shape;
-  const [B, T] = tokenIds.shape; // B text rows (= images unless rowImage says otherwise)
+  const feats = backboneFeatures(model, images, imageMask, opts.backboneTraining ?? training);
+  return pixelBertForwardFeatures(model, feats, tokenIds, tokenMask, opts);
+}
 
-  const imageFeatures = model.backbone.forward(images, { training: opts.backboneTraining ?? training }).pooled; // (images, h, w, C): C5 after the 2×2 max-pool
-  const [, h, w] = imageFeatures.shape;
+/** The CNN's pooled feature pixels of a batch of images and which of them are real (not padding). */
+export interface ImageFeatures {
+  features: tf.Tensor4D; // (N, h, w, C): C5 after the 2×2 max-pool
+  valid: Float32Array; // (N·h·w) 1 real pixel, 0 padding
+}
+
+export function backboneFeatures(model: PixelBert, images: tf.Tensor4D, imageMask: tf.Tensor3D | undefined, training: boolean): ImageFeatures {
+  const [nImages, H, W] = images.shape;
+  const features = model.backbone.forward(images, { training }).pooled; // (images, h, w, C)
+  const [, h, w] = features.shape;
   const stride = model.backbone.c5Stride * PIXEL_POOL; // image pixels per feature pixel (64 for the paper nets)
-  const imagePixels = imageMask
-    ? pixelMaskFromImageMask(imageMask.dataSync(), nImages, H, W, { h, w, stride })
-    : new Float32Array(nImages * h * w).fill(1); // (images·h·w)
+  const valid = imageMask ? pixelMaskFromImageMask(imageMask.dataSync(), nImages, H, W, { h, w, stride }) : new Float32Array(nImages * h * w).fill(1);
+  return { features, valid };
+}
+
+/**
+ * Pixel-BERT from the CNN's features on: what `pixelBertForward` does after the backbone. With the
+ * CNN frozen (retrieval fine-tuning, Sec. 4.4) its features can be computed once per image and
+ * reused every epoch.
+ */
+export function pixelBertForwardFeatures(model: PixelBert, feats: ImageFeatures, tokenIds: tf.Tensor2D, tokenMask: tf.Tensor2D, opts: ForwardOptions): PixelBertOutput {
+  const { training, seed = 0, step = 0 } = opts;
+  validateTokens(tokenIds, tokenMask, model.config);
+  const ctx = forwardContext(training, model.config.dropout, seed, step);
+  const imageFeatures = feats.features;
+  const [nImages, h, w] = imageFeatures.shape;
+  const imagePixels = feats.valid;
+  const [B, T] = tokenIds.shape; // B text rows (= images unless rowImage says otherwise)
+  if (!opts.rowImage && B !== nImages) throw new Error(`tokenIds: batch ${B} differs from the images' batch ${nImages}`);
   let features = imageFeatures; // (B, h, w, C)
   let validPixels = imagePixels; // (B·h·w)
   if (opts.rowImage) {
     const rows = Int32Array.from(opts.rowImage);
+    if (rows.length !== B) throw new Error(`rowImage: ${rows.length} entries for ${B} text rows; give one image index per row`);
     features = tf.gather(imageFeatures, rows);
     validPixels = new Float32Array(B * h * w);
-    rows.forEach((img, r) => validPixels.set(imagePixels.subarray(img * h * w, (img + 1) * h * w), r * h * w));
+    rows.forEach((img, r) => {
+      if (!(img >= 0 && img < nImages)) throw new Error(`rowImage[${r}] = ${img} is not an image of the batch (0…${nImages - 1})`);
+      validPixels.set(imagePixels.subarray(img * h * w, (img + 1) * h * w), r * h * w);
+    });
   }
   const selection =
     training && opts.pixelSampling
@@ -242,6 +269,50 @@ export function pixelBertForward(
   };
   if (enc.attentions) out.attentions = enc.attentions;
   return out;
+}
+
+// ── the joint sequence in halves (retrieval ranking, text-only pre-training) ──
+/**
+ * Evaluation-mode halves of the joint sequence, each computed once and then paired freely: the
+ * retrieval ranking scores every caption with every image, so the CNN runs once per image and the
+ * text embedding once per caption, and only the encoder runs per pair. `jointForward` of an image's
+ * and a caption's halves equals `pixelBertForward` of the pair with training off.
+ */
+export function embedImages(
+  model: PixelBert,
+  images: tf.Tensor4D, // (N, H, W, 3)
+  imageMask: tf.Tensor3D | undefined, // (N, H, W)
+): { v: tf.Tensor3D; mask: tf.Tensor2D } {
+  const { features, valid } = backboneFeatures(model, images, imageMask, false); // (N, h, w, C)
+  const [N, h, w] = features.shape;
+  const selection = allPixels(valid, N, h * w);
+  const v = pixelEmbeddingForward(model.pixelEmbedding, features, selection, forwardContext(false, 0)); // (N, k, d)
+  return { v, mask: tf.tensor2d(selection.mask, [N, selection.k]) };
+}
+
+/** Text half: (M, T, d) embedded captions (evaluation mode). */
+export function embedTexts(model: PixelBert, tokenIds: tf.Tensor2D, tokenMask: tf.Tensor2D): tf.Tensor3D {
+  validateTokens(tokenIds, tokenMask, model.config);
+  return textEmbeddingForward(model.textEmbedding, tokenIds, forwardContext(false, 0));
+}
+
+/** Encoder and pooler over [ŵ ; v̂] given both halves, row b pairing w[b] with v[b] (evaluation mode). */
+export function jointForward(model: PixelBert, w: tf.Tensor3D, tokenMask: tf.Tensor2D, v: tf.Tensor3D, pixelMask: tf.Tensor2D): { hidden: tf.Tensor3D; pooled: tf.Tensor2D } {
+  const x = tf.concat([w, v], 1) as tf.Tensor3D; // (B, T+k, d)
+  const mask = tf.concat([tf.cast(tokenMask, 'float32'), tf.cast(pixelMask, 'float32')], 1) as tf.Tensor2D;
+  const hidden = encoderForward(model.encoder, x, mask, forwardContext(false, 0)).hidden;
+  return { hidden, pooled: poolerForward(model.pooler, hidden) };
+}
+
+/**
+ * Text only through the embeddings and encoder (no pixels): BERT itself, for the text-only MLM that
+ * stands in for BERT's pre-training at the small scales. Returns (B, T, d).
+ */
+export function textOnlyForward(model: PixelBert, tokenIds: tf.Tensor2D, tokenMask: tf.Tensor2D, opts: { training: boolean; seed?: number; step?: number }): tf.Tensor3D {
+  validateTokens(tokenIds, tokenMask, model.config);
+  const ctx = forwardContext(opts.training, model.config.dropout, opts.seed ?? 0, opts.step ?? 0);
+  const w = textEmbeddingForward(model.textEmbedding, tokenIds, ctx);
+  return encoderForward(model.encoder, w, tf.cast(tokenMask, 'float32') as tf.Tensor2D, ctx).hidden;
 }
 
 // ── heads on a forward's output ───────────────────────────────────────────────

@@ -62,6 +62,16 @@ export class DecodedImageCache {
     return new DecodedImageCache(files, rgb, sizes, skipped);
   }
 
+  /** A cache of images already in memory as 8-bit RGB (e.g. rendered scenes), one [height, width] each. */
+  static fromRgb(files: readonly string[], rgb: readonly Uint8Array[], sizes: readonly [number, number][]): DecodedImageCache {
+    if (rgb.length !== files.length || sizes.length !== files.length) throw new RangeError(`DecodedImageCache.fromRgb: ${files.length} names, ${rgb.length} images, ${sizes.length} sizes`);
+    rgb.forEach((a, i) => {
+      const [h, w] = sizes[i]!;
+      if (a.length !== h * w * 3) throw new RangeError(`DecodedImageCache.fromRgb: image ${i} has ${a.length} bytes, ${h}×${w}×3 = ${h * w * 3} expected`);
+    });
+    return new DecodedImageCache(files, [...rgb], [...sizes], []);
+  }
+
   has(index: number): boolean {
     return this.rgb[index] !== undefined;
   }

@@ -36,15 +36,7 @@ export function saveCheckpoint(file: string, registry: ParamRegistry, metadata: 
  * is missing, unexpected or of another shape.
  */
 export function loadCheckpoint(file: string, registry: ParamRegistry): { metadata: Record<string, string> } {
-  const st = loadSafetensors(file);
-  const { format, sha256, ...rest } = st.metadata;
-  if (format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${file}: not a Pixel-BERT checkpoint (metadata format=${JSON.stringify(format)}, expected "${CHECKPOINT_FORMAT}")`);
-  }
-  const actual = checksum(st);
-  if (sha256 !== actual) {
-    throw new Error(`${file}: checksum mismatch (stored ${sha256}, computed ${actual}): the file is corrupt or was modified`);
-  }
+  const st = readCheckpoint(file);
   const problems = compareNames(
     st,
     new Map([...registry].map(([name, v]) => [name, { shape: v.shape, dtype: v.dtype }])),
@@ -53,7 +45,50 @@ export function loadCheckpoint(file: string, registry: ParamRegistry): { metadat
     throw new Error(`${file}: checkpoint does not match this model (another architecture?):\n${formatProblems(problems)}`);
   }
   assignAll(registry, st, (name) => name, (s) => s);
-  return { metadata: rest };
+  return { metadata: checkpointMetadata(st) };
+}
+
+/** Opens a checkpoint and checks its format and checksum (a truncated or altered file fails here, naming it). */
+export function readCheckpoint(file: string): SafetensorsFile {
+  let st: SafetensorsFile;
+  try {
+    st = loadSafetensors(file);
+  } catch (e) {
+    throw new Error(`${file}: not a readable checkpoint (${(e as Error).message})`);
+  }
+  const { format, sha256 } = st.metadata;
+  if (format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${file}: not a Pixel-BERT checkpoint (metadata format=${JSON.stringify(format)}, expected "${CHECKPOINT_FORMAT}")`);
+  }
+  const actual = checksum(st);
+  if (sha256 !== actual) {
+    throw new Error(`${file}: checksum mismatch (stored ${sha256}, computed ${actual}): the file is corrupt or was modified`);
+  }
+  return st;
+}
+
+/** The caller's metadata of a checkpoint (without `format` and `sha256`). */
+export function checkpointMetadata(st: SafetensorsFile): Record<string, string> {
+  const { format: _f, sha256: _s, ...rest } = st.metadata;
+  return rest;
+}
+
+/**
+ * Loads part of a model from a checkpoint of another model: the variables of `registry` under
+ * `prefixes` (e.g. `backbone.` from a classifier's checkpoint, the trunk from a pre-trained model's).
+ * Every such variable must be in the file with its shape, and every tensor of the file under those
+ * prefixes must be in the registry; otherwise nothing is assigned and the error lists each difference.
+ */
+export function loadPart(file: string, registry: ParamRegistry, prefixes: readonly string[]): { loaded: number } {
+  const st = readCheckpoint(file);
+  const under = (name: string) => prefixes.some((p) => name.startsWith(p));
+  const part = new Map([...registry].filter(([name]) => under(name)));
+  if (part.size === 0) throw new Error(`loadPart: the model has no variables under ${prefixes.join(', ')}`);
+  const problems = compareNames(st, new Map([...part].map(([name, v]) => [name, { shape: v.shape, dtype: v.dtype }])), (name) => !under(name));
+  if (problems.length > 0) {
+    throw new Error(`${file}: its ${prefixes.join(', ')} weights do not fit this model (another architecture?):\n${formatProblems(problems)}`);
+  }
+  return { loaded: assignAll(part, st, (name) => name, (t) => t) };
 }
 
 export interface NameProblem {
