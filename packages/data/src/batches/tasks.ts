@@ -43,9 +43,10 @@ export interface PretrainBatch {
 
 /**
  * One pre-training batch. ITM (Sec. 3.3): every positive (image, its caption) is followed by one
- * negative, the same image with the caption of a different image drawn uniformly. MLM corrupts the
- * positive rows only: predicting words of a caption that does not describe the image would teach
- * the model to ignore the image (UNITER, Chen et al. 2020, masks matched pairs only, likewise).
+ * negative, the same image with the caption of a different image drawn uniformly. MLM is learnt on
+ * the positive rows only: predicting words of a caption that does not describe the image would teach
+ * the model to ignore the image (UNITER, Chen et al. 2020, masks matched pairs only, likewise). The
+ * negatives' inputs are masked all the same (labels ignored), so that masking gives ITM no clue.
  */
 export function buildPretrainBatch(examples: readonly CaptionExample[], c: BatchCursor, o: PretrainOptions): PretrainBatch {
   if (!o.mlm && !o.itm) throw new Error('buildPretrainBatch: neither MLM nor ITM is enabled; a pre-training batch needs at least one task');
@@ -68,7 +69,9 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
       itm.push(1);
       const neg = drawOtherImage(examples, ex.imageIndex, rng);
       const negRow = wrapRow(neg.ids, o.specials, o.maxLength);
-      rows.push(negRow);
+      // The negative is masked like a positive (its words are not predicted): were only positives
+      // masked, [MASK] itself would tell matched from mismatched pairs and ITM would learn that.
+      rows.push(o.mlm ? maskRow(negRow, { specials: o.specials, vocabSize: o.vocabSize, probability: o.mlmProbability }, rng).ids : negRow);
       labels.push(new Array<number>(negRow.length).fill(IGNORE_INDEX));
       images.push(ex.imageIndex);
       itm.push(0);
