@@ -93,6 +93,49 @@ export const Pretrain = z
   })
   .superRefine(checkSchedule);
 
+/**
+ * Where a part of the model starts (Sec. 4.1: an ImageNet CNN and BERT, for every row of Table 6):
+ * `none` (random), `stage` (the built-in stand-in stage of the `init` section, trained on generated
+ * data), or a weights file (`.safetensors`: a torchvision state dict for the backbone, a Hugging Face
+ * BERT for the text side; relative paths are relative to the workspace root).
+ */
+const InitSource = z.union([z.literal('none'), z.literal('stage'), z.string().regex(/\.safetensors$/, { error: "expected 'none', 'stage' or a path to a .safetensors file" })]);
+
+/** Budgets of the built-in initialisation stages (the stand-ins for ImageNet and BERT pre-training). */
+export const InitStages = z.strictObject({
+  /** One seed for both stages: they are shared by every row and seed of a sweep. */
+  seed: nonNegInt,
+  /** The backbone as an image classifier (shape, colour, count of objects) on generated scenes. */
+  backbone: z.strictObject({
+    images: posInt('init.backbone.images'),
+    epochs: posInt('init.backbone.epochs'),
+    batchSize: posInt('init.backbone.batchSize'),
+    lr: learningRate,
+  }),
+  /** The text embeddings and encoder with text-only MLM on the pre-training captions. */
+  text: z.strictObject({
+    epochs: posInt('init.text.epochs'),
+    batchSize: posInt('init.text.batchSize'),
+    lr: learningRate,
+  }),
+});
+
+/** How the trainer runs a stage (not the science): checkpoints, logging, evaluation sizes. */
+export const Trainer = z.strictObject({
+  /** Checkpoint every this many optimiser steps (and at every epoch end). */
+  checkpointEvery: posInt('trainer.checkpointEvery'),
+  /** A plain log line every this many steps when the output is not a terminal. */
+  logEvery: posInt('trainer.logEvery'),
+  /** Rows per forward pass in validation and test. */
+  evalBatchSize: posInt('trainer.evalBatchSize'),
+  /** Validation items per epoch (the first N of the validation split; 0 = all). */
+  valItems: nonNegInt,
+  /** Images of the retrieval validation ranking (full ranking of their captions). */
+  retrievalValImages: posInt('trainer.retrievalValImages'),
+  /** Decoded images kept in memory per stage (beyond it, images are decoded each epoch by the loader). */
+  imageCacheMB: nonNegInt,
+});
+
 export const Optim = z.strictObject({
   /** Section 4.2: SGD for the CNN, lr 1e-2, weight decay 5e-4. */
   cnn: z.strictObject({
@@ -110,6 +153,15 @@ export const Optim = z.strictObject({
     beta2: z.number().min(0).lt(1),
   }),
   decayFactor: z.number().gt(0).max(1),
+  /** Linear warm-up of both learning rates over the first N optimiser steps of each stage (0 = none). */
+  warmupSteps: nonNegInt,
+  /** Clip the global gradient norm to this (0 = no clipping). */
+  clipGradNorm: z.number().min(0, { error: 'clipGradNorm must be ≥ 0 (0 turns clipping off)' }),
+  /**
+   * Split each batch into this many micro-batches whose gradients are summed before one update:
+   * the spec's batch on little memory. Steps per epoch and the schedule do not change.
+   */
+  accumulation: posInt('accumulation'),
 });
 
 export const Finetune = z.strictObject({
@@ -173,7 +225,10 @@ const specShape = {
     encoder: Encoder,
     /** The paper adds no spatial position embedding to pixels (Section 3.2); kept as an option. */
     pixelPositionEmbedding: z.boolean(),
+    init: z.strictObject({ backbone: InitSource, text: InitSource }),
   }),
+  init: InitStages,
+  trainer: Trainer,
   /** Per paper backbone: the network and image size used at this scale. */
   backbones: z.strictObject({ resnet50: BackboneRealisation, resnext152: BackboneRealisation }),
   pretrain: Pretrain,

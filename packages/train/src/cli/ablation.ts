@@ -1,9 +1,10 @@
-// `npx nx run train:ablation --row=N [--scale=small|smoke|paper] [--seed=S] [--set k=v ...] [--dry-run]`
+// `npx nx run train:ablation --row=N [--scale=small|smoke|paper] [--seed=S] [--set k=v ...] [--experiment=E] [--force] [--dry-run]`
+// Trains and evaluates one row of Table 6 for one seed; re-running resumes or reuses what is done.
 import { ROWS, SPEC_FLAGS, UsageError, intFlag, loadRowSpec, parseFlags, runCli, specOptions } from '@pixel-bert/spec';
-import { describePlan, planStages } from '../plan';
-import { prepareData } from '../stages/data';
+import { describePlan } from '../plan';
+import { runRowCli } from './run-row';
 
-const USAGE = 'nx run train:ablation --row=N [--scale=smoke|small|paper] [--seed=S] [--set key.path=value ...] [--dry-run]';
+const USAGE = 'nx run train:ablation --row=N [--scale=smoke|small|paper] [--seed=S] [--set key.path=value ...] [--experiment=NAME] [--force] [--dry-run]';
 
 await runCli(async () => {
   const flags = parseFlags(
@@ -12,6 +13,8 @@ await runCli(async () => {
       row: { type: 'string' },
       ...SPEC_FLAGS,
       'dry-run': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      experiment: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     USAGE,
@@ -34,17 +37,5 @@ await runCli(async () => {
     console.log('\n(dry run: nothing was trained or written)');
     return 0;
   }
-  // What exists so far: the data stage. Training stages come with the training issue.
-  console.log('\n== data');
-  const data = await prepareData(spec);
-  if (!data.report.ok) {
-    console.error(`\nerror: the data for row ${row} has problems (listed above); fix them before training`);
-    return 1;
-  }
-  const stages = planStages(spec);
-  console.error(
-    `\nnot built yet: the training stages (${stages.map((s) => s.kind).join(', ')}) have no loop in this version of the workbench. ` +
-      `The spec is valid and the data at ${data.root} is ready; nothing was trained and no run was tracked.`,
-  );
-  return 3;
+  return runRowCli({ resolved, experiment: flags.experiment, force: flags.force });
 });

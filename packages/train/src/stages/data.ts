@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatReport, generateWorld, resolveSynthSizes, validateData, validateOptionsForSpec, type ValidationReport } from '@pixel-bert/data';
 import { WORKSPACE_ROOT, type Spec } from '@pixel-bert/spec';
@@ -17,7 +18,7 @@ export interface PreparedData {
  * yet (the same as `npx nx run data:synth`), then check every dataset the row reads (the same as
  * `npx nx run data:validate`). Real data is only checked, never written.
  */
-export async function prepareData(spec: Spec, log: (line: string) => void = console.log): Promise<PreparedData> {
+export async function prepareData(spec: Spec, log: (line: string) => void = console.log, o: { reportCache?: string } = {}): Promise<PreparedData> {
   const root = path.resolve(WORKSPACE_ROOT, spec.data.root);
   let generated = false;
   if (spec.data.source === 'synthetic') {
@@ -41,8 +42,24 @@ export async function prepareData(spec: Spec, log: (line: string) => void = cons
   } else if (!existsSync(root)) {
     throw new Error(`data.root ${root} does not exist: put the real datasets there (layout: docs/data-synth.md) or use --scale=small for generated data`);
   }
+  // A generated world is checked once per (world, checks): its manifest names it exactly.
+  const options = validateOptionsForSpec(spec, root);
+  const manifest = path.join(root, 'manifest.json');
+  const key = o.reportCache && spec.data.source === 'synthetic' && existsSync(manifest) ? createHash('sha256').update(JSON.stringify(options)).update(readFileSync(manifest)).digest('hex').slice(0, 24) : null;
+  const cached = key ? path.join(o.reportCache!, `data-${key}.json`) : null;
+  if (cached && existsSync(cached)) {
+    const report = JSON.parse(readFileSync(cached, 'utf8')) as ValidationReport;
+    if (report.ok) {
+      log(`data: ${root} was checked before with these settings and passed (${cached})`);
+      return { root, generated, report };
+    }
+  }
   log(`data: checking ${root} …`);
-  const report = await validateData(validateOptionsForSpec(spec, root));
+  const report = await validateData(options);
   log(formatReport(report));
+  if (cached && report.ok) {
+    mkdirSync(path.dirname(cached), { recursive: true });
+    writeFileSync(cached, JSON.stringify(report));
+  }
   return { root, generated, report };
 }

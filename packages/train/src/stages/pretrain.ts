@@ -1,0 +1,90 @@
+// Pre-training (Sec. 3.3–3.4, 4.1): the row's MLM and/or ITM on COCO + Visual Genome captions, the
+// sum of their losses; pixel random sampling keeps `count` feature pixels per image when the row
+// turns it on, all of them otherwise. ITM: one negative (another image's caption) per positive.
+import * as tf from '@tensorflow/tfjs';
+import { buildPretrainBatch, readPretrainCorpus, type PretrainOptions } from '@pixel-bert/data';
+import { itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, type TaskHead } from '@pixel-bert/model';
+import type { Spec } from '@pixel-bert/spec';
+import type { StageContext, StageDef, StepBatch } from '../runner/types';
+import { StageInputError, argmaxRows, cocoValCaptions, evalForward, firstN, forwardBatch, mlmHits, pct, textOptions } from './common';
+
+const tasks = (spec: Spec) => (['mlm', 'itm'] as const).filter((t) => spec.pretrain.tasks[t]);
+
+function pretrainOptions(spec: Spec, ctx: Pick<StageContext, 'tokenizer'>, batchSize: number): PretrainOptions {
+  return { ...textOptions(spec, ctx.tokenizer, batchSize), mlm: spec.pretrain.tasks.mlm, itm: spec.pretrain.tasks.itm, vocabSize: ctx.tokenizer.vocabSize, mlmProbability: spec.pretrain.mlm.probability };
+}
+
+export function toStepBatch(b: ReturnType<typeof buildPretrainBatch>): StepBatch {
+  const perRow: StepBatch['perRow'] = {};
+  if (b.mlmLabels) perRow.mlm = b.mlmLabels;
+  if (b.itmLabels) perRow.itm = b.itmLabels;
+  return { examples: b.exampleIndex.length, rowsPerExample: b.itmLabels ? 2 : 1, imageIndex: b.imageIndex, text: b.text, perRow, perExample: {} };
+}
+
+export const pretrain: StageDef = {
+  kind: 'pretrain',
+  heads: (spec) => tasks(spec) as TaskHead[],
+  specPart: (spec) => ({ pretrain: spec.pretrain, model: spec.model, optim: spec.optim, data: spec.data, image: spec.model.run.image }),
+  seed: (spec) => spec.seed,
+  schedule: (spec) => spec.pretrain,
+  learningRates: (spec) => ({ cnn: spec.optim.cnn.lr, transformer: spec.optim.transformer.lr }),
+  trains: () => 'all',
+  imageSize: (spec) => spec.model.run.image,
+  provides: ['backbone.', 'pixel_embeddings.', 'embeddings.', 'encoder.', 'pooler.'],
+
+  async prepare(ctx) {
+    const { spec } = ctx;
+    if (tasks(spec).length === 0) throw new StageInputError('pre-training needs at least one task (pretrain.tasks.mlm or .itm)');
+    const corpus = readPretrainCorpus(ctx.root, { datasets: spec.pretrain.datasets, tokenizer: ctx.tokenizer, maxBadFraction: spec.data.maxCorruptFraction });
+    if (corpus.examples.length === 0) throw new StageInputError(`pre-training: no captions under ${ctx.root} for ${spec.pretrain.datasets.join(' + ')}`);
+    const files = [...corpus.files];
+    const val = firstN(cocoValCaptions(ctx, files), spec.trainer.valItems);
+    const evalOpts = pretrainOptions(spec, ctx, spec.trainer.evalBatchSize);
+    return {
+      files,
+      trainExamples: corpus.examples.length,
+      describe: { captions: corpus.examples.length, images: corpus.files.length, valCaptions: val.length, sets: spec.pretrain.datasets.join('+') },
+      batch: (c, batchSize) => toStepBatch(buildPretrainBatch(corpus.examples, c, pretrainOptions(spec, ctx, batchSize))),
+      validate: async (ev) => {
+        // Held-out captions of Karpathy val images, masked and paired as in training, with a fixed draw.
+        let mlm = { hit: 0, n: 0 };
+        let itm = { hit: 0, n: 0 };
+        for (let step = 0; step * evalOpts.batchSize < val.length; step++) {
+          const b = toStepBatch(buildPretrainBatch(val, { seed: 0, epoch: 0, step }, evalOpts));
+          await evalForward(ev, b, (out) => {
+            if (b.perRow.mlm) {
+              const t = mlmTargetsFor(ev.model, out, b.perRow.mlm);
+              if (t.labels.length) {
+                const h = mlmHits(mlmLogits(ev.model, out, t), t.labels);
+                mlm = { hit: mlm.hit + h.hit, n: mlm.n + h.n };
+              }
+            }
+            if (b.perRow.itm) {
+              const pred = argmaxRows(itmLogits(ev.model, out).dataSync() as Float32Array, 2);
+              pred.forEach((p, i) => (itm.hit += p === b.perRow.itm![i] ? 1 : 0));
+              itm.n += pred.length;
+            }
+          });
+        }
+        const m: Record<string, number> = {};
+        if (mlm.n) m.mlm_accuracy = pct(mlm.hit / mlm.n);
+        if (itm.n) m.itm_accuracy = pct(itm.hit / itm.n);
+        return m;
+      },
+    };
+  },
+
+  loss(input) {
+    const { spec, batch } = input;
+    const ps = spec.pretrain.pixelSampling;
+    const out = forwardBatch(input, ps.enabled ? { pixelSampling: { count: ps.count } } : {});
+    const parts: Record<string, tf.Scalar> = {};
+    if (batch.perRow.mlm) {
+      const t = mlmTargetsFor(input.model, out, batch.perRow.mlm);
+      if (t.labels.length) parts.mlm = mlmLoss(mlmLogits(input.model, out, t), t);
+    }
+    if (batch.perRow.itm) parts.itm = itmLoss(itmLogits(input.model, out), batch.perRow.itm);
+    const total = Object.values(parts).reduce((a, b) => tf.add(a, b) as tf.Scalar);
+    return { total, parts };
+  },
+};
