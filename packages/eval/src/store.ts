@@ -3,7 +3,8 @@
  * one, the local store otherwise (a local id also works while a server is configured).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { MlflowApiError, MlflowClient, TAGS, type Tracker, type TrackedRun } from '@pixel-bert/tracking';
+import { MlflowApiError, MlflowClient, TAGS, openTracker, type Tracker, type TrackedRun } from '@pixel-bert/tracking';
+import { DEFAULT_EXPERIMENT } from './table6/definitions';
 
 /** A user-facing problem (bad flag, unknown run, unreachable server): printed as is, exit code 2. */
 export class EvalError extends Error {
@@ -25,6 +26,27 @@ export async function checkServer(uri: string): Promise<void> {
         `Check --tracking-uri / MLFLOW_TRACKING_URI, or start a server with tools/mlflow-server start. Nothing was written.`,
     );
   }
+}
+
+/** Where the eval commands read runs from, as every one of them takes it. */
+export interface TrackerChoice {
+  /** MLflow server; undefined: $MLFLOW_TRACKING_URI; null: the local store only. */
+  trackingUri?: string | null;
+  /** Default $PIXEL_BERT_EXPERIMENT, else 'pixel-bert' (docs/runs.md). */
+  experiment?: string;
+  /** Local store folder (default $PIXEL_BERT_RUNS_DIR or <workspace>/runs/tracking). */
+  runsDir?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Opens the tracker to read from; a server URI that does not answer fails here, before anything is written. */
+export async function openForReading(c: TrackerChoice): Promise<{ tracker: Tracker; uri: string | null; experiment: string }> {
+  const env = c.env ?? process.env;
+  const uri = c.trackingUri === undefined ? env.MLFLOW_TRACKING_URI || null : c.trackingUri;
+  const experiment = c.experiment ?? env.PIXEL_BERT_EXPERIMENT ?? DEFAULT_EXPERIMENT;
+  if (uri) await checkServer(uri);
+  const tracker = await openTracker({ experiment, uri, runsDir: c.runsDir, env, log: () => {} });
+  return { tracker, uri, experiment };
 }
 
 /** The run with this id: from the server (by its id) or the local store (by its local id). */

@@ -2,9 +2,9 @@
  * eval:compare — two runs side by side: the keys in which their resolved specs differ (params are
  * the flattened spec) and every final metric of both with its delta (B − A).
  */
-import { TAGS, openTracker, type TrackedRun } from '@pixel-bert/tracking';
-import { EvalError, checkServer, getRun } from '../store';
-import { DEFAULT_EXPERIMENT, RUN_KINDS, RUN_TAGS } from '../table6/definitions';
+import { TAGS, type TrackedRun } from '@pixel-bert/tracking';
+import { EvalError, getRun, openForReading, type TrackerChoice } from '../store';
+import { RUN_KINDS, RUN_TAGS } from '../table6/definitions';
 
 export interface SpecDifference {
   key: string;
@@ -60,24 +60,16 @@ export function renderComparison(c: Comparison): string {
   return out.join('\n');
 }
 
-export interface CompareOptions {
+export interface CompareOptions extends TrackerChoice {
   runs?: [string, string];
   rows?: [number, number];
   seed?: number;
   scale?: string;
-  trackingUri?: string | null;
-  experiment?: string;
-  runsDir?: string;
-  env?: NodeJS.ProcessEnv;
 }
 
 /** Resolves the two runs (by id, or the newest finished row runs of a seed both rows have) and compares them. */
 export async function compare(opts: CompareOptions): Promise<Comparison> {
-  const env = opts.env ?? process.env;
-  const uri = opts.trackingUri === undefined ? env.MLFLOW_TRACKING_URI || null : opts.trackingUri;
-  const experiment = opts.experiment ?? env.PIXEL_BERT_EXPERIMENT ?? DEFAULT_EXPERIMENT;
-  if (uri) await checkServer(uri);
-  const tracker = await openTracker({ experiment, uri, runsDir: opts.runsDir, env, log: () => {} });
+  const { tracker, experiment } = await openForReading(opts);
   if (opts.runs) {
     const [a, b] = await Promise.all(opts.runs.map((id) => getRun(tracker, id)));
     return compareRuns(a!, b!);

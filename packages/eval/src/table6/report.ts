@@ -3,28 +3,22 @@
  * them at once, and log them as artifacts of a `table6` run.
  */
 import { resolve } from 'node:path';
-import { TAGS, openTracker, type Tracker } from '@pixel-bert/tracking';
+import { TAGS, type Tracker } from '@pixel-bert/tracking';
 import { writeFolderAtomic } from '../output';
-import { EvalError, checkServer, listRunArtifacts, readRunArtifact } from '../store';
+import { EvalError, listRunArtifacts, openForReading, readRunArtifact, type TrackerChoice } from '../store';
 import { buildTables, type ScaleTable } from './build';
 import { renderChartSvg, svgToPng } from './chart';
-import { DEFAULT_EXPERIMENT, RUN_KINDS, RUN_TAGS } from './definitions';
+import { RUN_KINDS, RUN_TAGS } from './definitions';
 import { renderHtml, type AttentionImage } from './html';
 import { renderCsv, renderMarkdown, toJson } from './render';
 import { readRowRuns, runLink, type RowRun } from './runs';
 
-export interface Table6Options {
+export interface Table6Options extends TrackerChoice {
   scale?: string;
-  /** MLflow server; undefined: $MLFLOW_TRACKING_URI; null: the local store only. */
-  trackingUri?: string | null;
-  experiment?: string;
   /** Output folder (replaced whole). */
   out: string;
-  /** Local store folder (default $PIXEL_BERT_RUNS_DIR or <workspace>/runs/tracking). */
-  runsDir?: string;
   /** Log the outputs as artifacts of a `table6` run (default true). */
   log?: boolean;
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface Table6Result {
@@ -56,11 +50,7 @@ async function attentionImages(tracker: Tracker, tables: ScaleTable[]): Promise<
 }
 
 export async function table6(opts: Table6Options): Promise<Table6Result> {
-  const env = opts.env ?? process.env;
-  const uri = opts.trackingUri === undefined ? env.MLFLOW_TRACKING_URI || null : opts.trackingUri;
-  const experiment = opts.experiment ?? env.PIXEL_BERT_EXPERIMENT ?? DEFAULT_EXPERIMENT;
-  if (uri) await checkServer(uri);
-  const tracker = await openTracker({ experiment, uri, runsDir: opts.runsDir, env, log: () => {} });
+  const { tracker, uri, experiment } = await openForReading(opts);
   const rowRuns = await readRowRuns(tracker, { scale: opts.scale });
   const where = uri ? `the MLflow server ${uri}` : `the local store ${tracker.runsDir}`;
   if (rowRuns.length === 0) {
