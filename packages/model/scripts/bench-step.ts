@@ -31,40 +31,9 @@ function flag(name: string, fallback: string): string {
 async function child(backend: string, steps: number, sampling: number, warmup: number): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/backend/init');
-  const { createPixelBert, pixelBertForward, mlmLogits, mlmTargetsFor, itmLogits, parameterGroups } = await import('../src/pixelbert');
-  const { mlmLoss, itmLoss } = await import('../src/heads/losses');
   const info = await initBackend({ prefer: backend as 'wasm', quiet: true });
-  const { EXPERIMENTS_ROOT, defaultVocabSize, loadSpecFile } = await import('@pixel-bert/spec');
-  const { pixelBertConfigFor } = await import('../src/spec-config');
-  // The small scale as its spec builds it (experiments/base.yaml sized by scales/small.yaml).
-  const { spec } = loadSpecFile(path.join(EXPERIMENTS_ROOT, 'base.yaml'), { scale: 'small' });
-  const B = spec.pretrain.batchSize;
-  const T = 20;
-  const V = defaultVocabSize(spec.data);
-  const model = createPixelBert(pixelBertConfigFor(spec.model, { vocabSize: V, taskHeads: ['mlm', 'itm'] }), 0);
-  const S = spec.model.run.image.shortEdge;
-  const images = tf.randomNormal([B, S, S, 3], 0, 1, 'float32', 1) as import('@tensorflow/tfjs').Tensor4D;
-  const ids = new Int32Array(B * T);
-  const labels = new Int32Array(B * T).fill(-100);
-  for (let i = 0; i < ids.length; i++) {
-    const t = i % T;
-    ids[i] = t === 0 ? 1 : t === T - 1 ? 2 : 5 + ((i * 7919) % (V - 5));
-    if (t > 0 && t < T - 1 && (i * 2654435761) % 100 < 15) labels[i] = ids[i]!; // ~15 % predicted
-  }
-  const tokenIds = tf.tensor2d(ids, [B, T], 'int32');
-  const tokenMask = tf.ones([B, T]) as import('@tensorflow/tfjs').Tensor2D;
-  const matched = Array.from({ length: B }, (_, i) => i % 2);
-  const { cnn, transformer } = parameterGroups(model);
-  const vars = [...cnn, ...transformer];
-  const loss = (step: number) => {
-    const o = pixelBertForward(model, images, undefined, tokenIds, tokenMask, {
-      training: true,
-      step,
-      ...(sampling > 0 ? { pixelSampling: { count: sampling } } : {}),
-    });
-    const targets = mlmTargetsFor(model, o, labels);
-    return tf.add(mlmLoss(mlmLogits(model, o, targets), targets), itmLoss(itmLogits(model, o), matched)) as import('@tensorflow/tfjs').Scalar;
-  };
+  const { smallPretrainProblem } = await import('./small-batch');
+  const { vars, loss, shape } = smallPretrainProblem(sampling);
   // Wall time, and this process's CPU time (user+system): on a shared, loaded machine the CPU time
   // is the steadier figure (a multi-threaded backend uses more CPU than wall time).
   let lastCpu = 0;
@@ -104,7 +73,7 @@ async function child(backend: string, steps: number, sampling: number, warmup: n
     date: new Date().toISOString(),
     backend: info.name,
     ...(info.provider ? { provider: info.provider } : {}),
-    shape: { batch: B, image: S, backbone: spec.model.run.arch, encoder: `${spec.model.encoder.layers}x${spec.model.encoder.hidden}x${spec.model.encoder.heads}`, ffn: spec.model.encoder.ffn, tokens: T, vocab: V, pixelsKept: sampling > 0 ? sampling : 64 },
+    shape,
     steps,
     warmup,
     forward_ms: stats(fwd),

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { installFastGradients } from '../fast/fast-paths';
 import { registerExtraKernels } from '../kernels/index';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -63,6 +64,7 @@ export async function initBackend(
     const attempt = await tryBackend(name);
     if (attempt.ok) {
       registerExtraKernels(name);
+      installFastGradients();
       active = { name, ...(attempt.provider ? { provider: attempt.provider } : {}), skipped };
       if (!opts.quiet) {
         const via = attempt.provider ? ` (${attempt.provider})` : '';
