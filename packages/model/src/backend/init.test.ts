@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { backendFromEnv, backendInfo, initBackend } from './index';
+import { enableOneDnn } from './init';
 
 describe('initBackend', () => {
   it('activates the named backend and registers the extra kernels on it', async () => {
@@ -37,5 +38,16 @@ describe('initBackend', () => {
     expect(() => backendFromEnv({ TFJS_BACKEND: 'webgpu' })).toThrow(/TFJS_BACKEND="webgpu".*auto, tensorflow, wasm, cpu/);
     await expect(initBackend({ quiet: true, env: { TFJS_BACKEND: 'gpu' } })).rejects.toThrow(/TFJS_BACKEND/);
     expect(backendFromEnv({ TFJS_BACKEND: ' ' })).toBeUndefined();
+  });
+});
+
+describe('enableOneDnn', () => {
+  it("turns TensorFlow's oneDNN kernels on unless the user set TF_ENABLE_ONEDNN_OPTS", () => {
+    const unset: NodeJS.ProcessEnv = {};
+    enableOneDnn(unset);
+    expect(unset['TF_ENABLE_ONEDNN_OPTS']).toBe('1');
+    const off: NodeJS.ProcessEnv = { TF_ENABLE_ONEDNN_OPTS: '0' };
+    enableOneDnn(off);
+    expect(off['TF_ENABLE_ONEDNN_OPTS']).toBe('0');
   });
 });

@@ -98,7 +98,18 @@ async function tryBackend(name: BackendName): Promise<Attempt> {
   }
 }
 
+/**
+ * oneDNN's CPU kernels (convolution gradients, batched matmuls) are off by default in TensorFlow
+ * on non-Intel CPUs; on this project's AMD machines they roughly halve the conv filter gradient
+ * (docs/performance.md). TensorFlow reads the variable when its library loads, so it is set
+ * before the addon is imported; a value the user set (0 to turn it off) wins.
+ */
+export function enableOneDnn(env: NodeJS.ProcessEnv = process.env): void {
+  if (env['TF_ENABLE_ONEDNN_OPTS'] === undefined || env['TF_ENABLE_ONEDNN_OPTS'] === '') env['TF_ENABLE_ONEDNN_OPTS'] = '1';
+}
+
 async function tryTensorflow(): Promise<Attempt> {
+  enableOneDnn();
   const reasons: string[] = [];
   for (const pkg of TENSORFLOW_PACKAGES) {
     const missing = missingAddon(pkg);
