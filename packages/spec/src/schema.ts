@@ -196,6 +196,8 @@ export const SynthSizes = z.strictObject({
   nlvr2TestPairs: posInt('nlvr2TestPairs'),
   retrievalTrainImages: posInt('retrievalTrainImages'),
   retrievalTestImages: posInt('retrievalTestImages'),
+  /** Visual Genome images (optional: the scale's preset in packages/data otherwise). */
+  vgImages: nonNegInt.optional(),
 });
 
 export const Data = z.strictObject({

@@ -8,13 +8,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WordPieceTokenizer } from '@pixel-bert/data';
-import { initBackend } from '@pixel-bert/model';
+import { createPixelBert, disposePixelBert, initBackend } from '@pixel-bert/model';
 import { WORKSPACE_ROOT, type ResolvedSpec, type Spec } from '@pixel-bert/spec';
 import { TAGS, openTracker, type RunHandle } from '@pixel-bert/tracking';
 import { RunCache } from './runner/cache';
 import { codeVersion } from './runner/hash';
 import { checkpointDir, trackingDir } from './runner/paths';
-import { planStage, runStage, type InitSource, type PlannedStage, type StageResult } from './runner/runner';
+import { loadInitialWeights, planStage, runStage, stageModelConfig, type InitSource, type PlannedStage, type StageResult } from './runner/runner';
 import { Interrupted, installStopHandlers } from './runner/signals';
 import type { PreparedStage, StageContext } from './runner/types';
 import { StageInputError } from './stages/common';
@@ -87,6 +87,29 @@ export function planRow(spec: Spec, ctx: StageContext, cache: RunCache, initOnly
   return out;
 }
 
+/**
+ * Weights files named by `model.init` are loaded once into the model of the first stage that starts
+ * from them, before anything trains: one that does not fit the architecture is bad input.
+ */
+function preflightInitFiles(plan: PlannedStage[], prepared: Map<PlannedStage, PreparedStage>, ctx: StageContext, vocabSize: number): void {
+  const checked = new Set<string>();
+  for (const p of plan) {
+    if (!prepared.has(p)) continue;
+    for (const s of p.init) {
+      if ((s.kind !== 'torchvision' && s.kind !== 'bert') || checked.has(s.file)) continue;
+      checked.add(s.file);
+      const model = createPixelBert(stageModelConfig(p.def, ctx, vocabSize), 0);
+      try {
+        loadInitialWeights(model, [s]);
+      } catch (e) {
+        throw new StageInputError(`model.init.${s.kind === 'torchvision' ? 'backbone' : 'text'}: ${(e as Error).message}`);
+      } finally {
+        disposePixelBert(model);
+      }
+    }
+  }
+}
+
 export async function runRow(o: RowOptions): Promise<RowResult> {
   const { spec, yaml, hash: specHash } = o.resolved;
   const log = o.log ?? ((l: string) => console.log(l));
@@ -118,6 +141,8 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
     prepared.set(p, await p.def.prepare(ctx));
   }
 
+  preflightInitFiles(plan, prepared, ctx, tokenizer.vocabSize);
+
   const tracker = await openTracker({ experiment: o.experiment ?? DEFAULT_EXPERIMENT, handleProcessEvents: false, runsDir: trackingDir() });
   const tags: Record<string, string> = {
     [TAGS.scale]: spec.scale,
@@ -126,7 +151,7 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
     [TAGS.backend]: backend.name,
     'pixelbert.codeVersion': code,
   };
-  if (spec.row !== undefined) tags[TAGS.row] = String(spec.row);
+  if (spec.row !== undefined && !o.initOnly) tags[TAGS.row] = String(spec.row);
   const open = new Set<RunHandle>();
   installStopHandlers(() => {
     for (const r of open) r.endSync('KILLED', true);

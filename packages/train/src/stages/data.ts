@@ -24,7 +24,15 @@ export async function prepareData(spec: Spec, log: (line: string) => void = cons
   if (spec.data.source === 'synthetic') {
     const manifest = path.join(root, 'manifest.json');
     if (existsSync(manifest)) {
-      const m = JSON.parse(readFileSync(manifest, 'utf8')) as { seed?: number; scale?: string };
+      const m = JSON.parse(readFileSync(manifest, 'utf8')) as { seed?: number; scale?: string; sizes?: Record<string, unknown> };
+      const want = resolveSynthSizes(spec.scale, spec.data.synth, 'data.synth');
+      const differ = Object.entries(want).filter(([k, v]) => JSON.stringify(m.sizes?.[k]) !== JSON.stringify(v));
+      if (differ.length) {
+        throw new Error(
+          `data.root ${root} holds a world generated with other sizes than the spec's data.synth (${differ.map(([k, v]) => `${k}: ${JSON.stringify(m.sizes?.[k])} there, ${JSON.stringify(v)} in the spec`).join('; ')}); ` +
+            `move it away (it is regenerated) or point data.root elsewhere (--set data.root=DIR)`,
+        );
+      }
       log(`data: reusing the generated world at ${root} (seed ${m.seed ?? '?'}, scale ${m.scale ?? '?'})`);
     } else {
       if (existsSync(root) && readdirSync(root).length > 0) {

@@ -1,0 +1,149 @@
+// A `smoke` row end to end through the real CLI: what it trains, tracks and caches; a SIGKILL in the
+// middle of a stage and the resume; the same spec twice giving the same metrics; bad input.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WORKSPACE_ROOT } from '@pixel-bert/spec';
+import { ablation, ablationKilledAt, finalMetrics, localRuns } from './testing/row-cli';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'pixel-bert-row-'));
+const stateA = path.join(tmp, 'a');
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const ROW = ['--row=4', '--scale=smoke'];
+let first: ReturnType<typeof ablation>;
+
+beforeAll(() => {
+  first = ablation(stateA, ROW);
+}, 300_000);
+
+describe('train:ablation --row=4 --scale=smoke', () => {
+  it('trains every stage, tracks a parent run with the spec and final metrics and a child run per stage', () => {
+    expect(first.code, first.err + first.out.slice(-3000)).toBe(0);
+    const runs = localRuns(stateA);
+    const parent = runs.find((r) => r.tags['pixelbert.kind'] === 'row')!;
+    expect(parent.status).toBe('FINISHED');
+    expect(parent.runName).toBe('row4-seed0-smoke');
+    expect(parent.tags).toMatchObject({ 'pixelbert.row': '4', 'pixelbert.scale': 'smoke', 'pixelbert.seed': '0' });
+    expect(parent.tags['pixelbert.specHash']).toMatch(/^[0-9a-f]{64}$/);
+    expect(parent.tags['pixelbert.codeVersion']).toMatch(/^[0-9a-f]{12}$/);
+    expect(parent.params['pretrain.tasks.mlm']).toBe('true');
+    expect(parent.params['finetune.retrieval.negatives']).toBe('7');
+    for (const k of ['vqa.test.score', 'nlvr2.test.accuracy', 'nlvr2.test.consistency', 'retrieval.test.tr_r1', 'retrieval.test.ir_r1', 'retrieval.test.ir_r10', 'pretrain.val.mlm_accuracy', 'pretrain.val.itm_accuracy']) {
+      expect(parent.metrics[k], k).toBeGreaterThanOrEqual(0);
+      expect(parent.metrics[k], k).toBeLessThanOrEqual(100);
+    }
+    expect(parent.metrics['retrieval.test.images']).toBe(16);
+    expect(Object.keys(parent.metrics).some((k) => /^vqa\.test\.score\.(colour|shape|count)$/.test(k))).toBe(true);
+    const children = runs.filter((r) => r.parentRunId === parent.runId);
+    expect(children.map((r) => r.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text', 'nlvr2', 'pretrain', 'retrieval', 'vqa']);
+    for (const c of children) {
+      expect(c.status).toBe('FINISHED');
+      expect(c.runName).toBe(`row4-seed0-smoke/${c.tags['pixelbert.stage']}`);
+    }
+    const pre = children.find((r) => r.tags['pixelbert.stage'] === 'pretrain')!;
+    expect(pre.metrics['train.loss.mlm']).toBeGreaterThan(0);
+    expect(pre.metrics['train.loss.itm']).toBeGreaterThan(0);
+    expect(pre.metrics['train.lr.transformer']).toBe(1e-4);
+    // per-step curves, and the weights a later command (attention maps) loads
+    const journal = path.join(stateA, 'tracking', pre.runId);
+    for (const a of ['model/weights.safetensors', 'model/config.json', 'model/vocab.txt']) expect(existsSync(path.join(journal, 'artifacts', a)), a).toBe(true);
+    expect(existsSync(path.join(stateA, 'tracking', parent.runId, 'artifacts', 'spec.yaml'))).toBe(true);
+    expect(first.out).toMatch(/runs: experiment 'pixel-bert', parent run [0-9a-f]{32}/);
+  });
+
+  it('a second identical command trains nothing and creates no run', () => {
+    const before = localRuns(stateA).length;
+    const again = ablation(stateA, ROW);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toMatch(/finished before/);
+    expect(again.out).not.toMatch(/\[pretrain\]/);
+    expect(localRuns(stateA).length).toBe(before);
+  });
+
+  it('another row reuses the shared initialisation stages from the run cache', () => {
+    const r = ablation(stateA, ['--row=1', '--scale=smoke']);
+    expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
+    expect(r.out).toMatch(/init-backbone: reused from the run cache/);
+    expect(r.out).toMatch(/init-text: reused from the run cache/);
+    expect(r.out).not.toMatch(/\[pretrain\]/); // row 1 has no pre-training
+    const row1 = localRuns(stateA).find((x) => x.runName === 'row1-seed0-smoke' && x.tags['pixelbert.kind'] === 'row')!;
+    const reused = localRuns(stateA).filter((x) => x.parentRunId === row1.runId && x.tags['pixelbert.reusedFrom']);
+    expect(reused.map((x) => x.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text']);
+  }, 300_000);
+
+  it('killed (SIGKILL) in the middle of pre-training, the same command resumes from the checkpoint and ends with the metrics of the uninterrupted run', async () => {
+    const stateB = path.join(tmp, 'b');
+    const k = await ablationKilledAt(stateB, ROW, /\[pretrain\] epoch 1\/1 step (1[2-9]|[2-3]\d)\//);
+    expect(k.killed, k.out.slice(-2000)).toBe(true);
+    const ckpts = path.join(stateB, 'checkpoints');
+    expect(readdirSync(ckpts).some((h) => existsSync(path.join(ckpts, h, 'state.safetensors')))).toBe(true);
+    const resumed = ablation(stateB, ROW);
+    expect(resumed.code, resumed.err + resumed.out.slice(-2000)).toBe(0);
+    expect(resumed.out).toMatch(/pretrain: resuming from the checkpoint at epoch 1, step (8|12|16|20|24|28)/);
+    const a = localRuns(stateA).find((r) => r.runName === 'row4-seed0-smoke' && r.status === 'FINISHED')!;
+    const b = localRuns(stateB).find((r) => r.runName === 'row4-seed0-smoke' && r.status === 'FINISHED')!;
+    const ma = finalMetrics(a);
+    const mb = finalMetrics(b);
+    expect(Object.keys(mb).sort()).toEqual(Object.keys(ma).sort());
+    for (const key of Object.keys(ma)) expect(Math.abs(mb[key]! - ma[key]!), key).toBeLessThanOrEqual(1e-6);
+    // the killed attempt's runs stay as the journal left them (RUNNING), never FINISHED
+    expect(localRuns(stateB).filter((r) => r.runName === 'row4-seed0-smoke' && r.status === 'RUNNING').length).toBe(1);
+  }, 400_000);
+
+  it('the same spec, seed and backend give identical metrics in a fresh state folder', () => {
+    const stateC = path.join(tmp, 'c');
+    const r = ablation(stateC, ROW);
+    expect(r.code, r.err).toBe(0);
+    const a = localRuns(stateA).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    const c = localRuns(stateC).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    expect(finalMetrics(c)).toEqual(finalMetrics(a));
+  }, 300_000);
+
+  it('a corrupt checkpoint is an error naming the file, not a silent restart', () => {
+    const stateD = path.join(tmp, 'd');
+    const first = ablation(stateD, [...ROW, '--set', 'trainer.checkpointEvery=1']);
+    expect(first.code).toBe(0);
+    // plant a truncated checkpoint for a stage the next command must train (row 2's pre-training)
+    const dry = ablation(stateD, ['--row=2', '--scale=smoke', '--set', 'trainer.checkpointEvery=1']);
+    expect(dry.code).toBe(0);
+    const preHash = localRuns(stateD).find((x) => x.runName === 'row2-seed0-smoke/pretrain')!.tags['pixelbert.stageHash']!;
+    const dir = path.join(stateD, 'checkpoints', preHash);
+    execFileSync('mkdir', ['-p', dir]);
+    writeFileSync(path.join(dir, 'state.safetensors'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9]));
+    const r = ablation(stateD, ['--row=2', '--scale=smoke', '--set', 'trainer.checkpointEvery=1', '--force']);
+    expect(r.code).not.toBe(0);
+    expect(r.err + r.out).toContain(path.join(dir, 'state.safetensors'));
+  }, 300_000);
+});
+
+describe('bad input stops before anything is trained or written', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['an answer vocabulary larger than the data has', ['--set', 'finetune.vqa.answerVocabSize=500'], /answerVocabSize is 500.*only \d+ distinct answers/],
+    ['more retrieval negatives than the split has', ['--set', 'finetune.retrieval.negatives=400', '--set', 'finetune.retrieval.hardNegatives=3'], /negatives is 400.*at most \d+/],
+    ['an init weights file that does not exist', ['--set', 'model.init.backbone=weights/nope.safetensors'], /model\.init\.backbone: .*nope\.safetensors does not exist/],
+  ];
+  for (const [what, set, message] of cases) {
+    it(what, () => {
+      const state = path.join(tmp, `bad-${what.replace(/\W+/g, '-')}`);
+      const r = ablation(state, [...ROW, ...set]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(existsSync(path.join(state, 'tracking'))).toBe(false);
+      expect(existsSync(path.join(state, 'checkpoints'))).toBe(false);
+    });
+  }
+  it('an init weights file that does not fit the architecture', () => {
+    // the smoke backbone's own weights are not a resnet-small's
+    const state = path.join(tmp, 'bad-arch');
+    const weights = readdirSync(path.join(stateA, 'cache'))
+      .map((h) => path.join(stateA, 'cache', h, 'weights.safetensors'))
+      .find((f) => existsSync(f))!;
+    const r = ablation(state, ['--row=4', '--scale=smoke', '--set', `model.init.backbone=${path.relative(WORKSPACE_ROOT, weights)}`]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/model\.init\.backbone.*does not fit/s);
+    expect(existsSync(path.join(state, 'tracking'))).toBe(false);
+  });
+});

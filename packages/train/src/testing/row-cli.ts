@@ -1,0 +1,50 @@
+// Helpers of the train tests: the ablation CLI in a child process with its own state folder, and
+// the runs it left in the local store.
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { WORKSPACE_ROOT } from '@pixel-bert/spec';
+import { LocalStore, type TrackedRun } from '@pixel-bert/tracking';
+
+const TSX = path.join(WORKSPACE_ROOT, 'node_modules', '.bin', 'tsx');
+const ABLATION = path.join(WORKSPACE_ROOT, 'packages/train/src/cli/ablation.ts');
+
+export function stateEnv(state: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PIXEL_BERT_STATE_DIR: state, INIT_CWD: WORKSPACE_ROOT, ...extra };
+  delete env.PIXEL_BERT_RUNS_DIR;
+  delete env.MLFLOW_TRACKING_URI;
+  return env;
+}
+
+export function ablation(state: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(TSX, [ABLATION, ...args], { cwd: WORKSPACE_ROOT, encoding: 'utf8', env: stateEnv(state, extraEnv), maxBuffer: 64 << 20 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Starts the CLI and SIGKILLs it once a line of its output matches `when`; resolves with that output. */
+export function ablationKilledAt(state: string, args: string[], when: RegExp): Promise<{ out: string; killed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [ABLATION, ...args], { cwd: WORKSPACE_ROOT, env: stateEnv(state) });
+    let out = '';
+    let killed = false;
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (!killed && when.test(out)) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('close', () => resolve({ out, killed }));
+  });
+}
+
+export function localRuns(state: string): TrackedRun[] {
+  return new LocalStore(path.join(state, 'tracking')).findRuns({});
+}
+
+/** The final metrics of a finished row run, without wall times. */
+export function finalMetrics(run: TrackedRun): Record<string, number> {
+  return Object.fromEntries(Object.entries(run.metrics).filter(([k]) => !k.endsWith('.seconds')));
+}
