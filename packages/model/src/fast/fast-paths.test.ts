@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/init';
-import { setFastPaths } from './fast-paths';
+import { BN_EPS, batchNorm, createBatchNorm } from '../backbone/layers';
+import { ParamScope } from '../params';
+import { fusedBatchNormTrain } from './batch-norm';
+import { onTensorflow, setFastPaths } from './fast-paths';
 
 /**
  * Each fast path against the stock route it replaces, on whichever backend the run uses
@@ -15,6 +18,7 @@ afterEach(() => {
 });
 
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+const maxAbs = (a: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]!);
 
 /** Gradients of f at xs with the given fast paths on/off. */
 function gradsWith(p: 'all' | 'none', f: (...xs: tf.Tensor[]) => tf.Scalar, xs: tf.Tensor[]): tf.Tensor[] {
@@ -42,5 +46,37 @@ describe('fast paths give the stock gradients', () => {
     const [fast] = gradsWith('all', f, [x]);
     expect(Array.from(fast!.dataSync())).toEqual(Array.from(stock!.dataSync()));
     expect(Array.from(fast!.dataSync())).toEqual([0, 0, 0, 4, 5, 0, 7]);
+  });
+
+  it('batch norm by TensorFlow fused kernels: output, running statistics and gradients (tensorflow only)', (ctx) => {
+    if (!onTensorflow()) ctx.skip();
+    for (const shape of [[4, 6, 5, 8], [2, 3, 3, 16]] as [number, number, number, number][]) {
+      const C = shape[3];
+      const x = tf.randomNormal(shape, 0.5, 2, 'float32', 3) as tf.Tensor4D;
+      const w = tf.randomNormal(shape, 0, 1, 'float32', 4);
+      const runs = (['none', 'all'] as const).map((p) => {
+        const bn = createBatchNorm(ParamScope.root(5).child('b'), 'bn', C);
+        bn.weight.assign(tf.randomNormal([C], 1, 0.3, 'float32', 6));
+        bn.bias.assign(tf.randomNormal([C], 0, 0.3, 'float32', 7));
+        setFastPaths(p);
+        const y = batchNorm(x, bn, true);
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(batchNorm(x, bn, true), w)) as tf.Scalar, [bn.weight, bn.bias]);
+        const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(batchNorm(a as tf.Tensor4D, bn, true), w)) as tf.Scalar)([x]);
+        return { y, value, dg: grads[bn.weight.name]!, db: grads[bn.bias.name]!, dx: dx!, rm: bn.runningMean, rv: bn.runningVar };
+      });
+      const [stock, fast] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      for (const k of ['y', 'dx', 'dg', 'db', 'rm', 'rv'] as const) {
+        expect(maxDiff(stock[k], fast[k]), `${k} at [${shape}]`).toBeLessThan(1e-5 * Math.max(1, maxAbs(stock[k])));
+      }
+    }
+  });
+
+  it('fused batch norm returns the batch mean and the unbiased variance (tensorflow only)', (ctx) => {
+    if (!onTensorflow()) ctx.skip();
+    const x = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2, 1]);
+    const { y, mean, unbiasedVariance } = fusedBatchNormTrain(x, tf.ones([1]) as tf.Tensor1D, tf.zeros([1]) as tf.Tensor1D, BN_EPS);
+    expect(mean.dataSync()[0]).toBeCloseTo(4.5, 5);
+    expect(unbiasedVariance.dataSync()[0]).toBeCloseTo(6, 4); // Σ(x−4.5)² = 42, / 7
+    expect(y.dataSync()[0]).toBeCloseTo((1 - 4.5) / Math.sqrt(42 / 8 + BN_EPS), 4); // biased in the output
   });
 });
