@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { fastPaths } from '../fast/fast-paths';
+import { layerNormFast } from '../fast/layer-norm';
 import type { ParamScope } from '../params';
 
 /**
@@ -50,6 +52,7 @@ export function createLayerNorm(scope: ParamScope, dim: number): LayerNorm {
 
 /** LayerNorm over the last axis (Ba et al., 2016), biased variance as in PyTorch. */
 export function layerNorm(p: LayerNorm, x: tf.Tensor, eps = LAYER_NORM_EPS): tf.Tensor {
+  if (fastPaths().layerNorm) return layerNormFast(x, p.weight, p.bias, eps); // same math, closed-form gradient
   const { mean, variance } = tf.moments(x, -1, true);
   const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
   return tf.add(tf.mul(normed, p.weight), p.bias);

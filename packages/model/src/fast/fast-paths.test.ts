@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/init';
 import { BN_EPS, batchNorm, createBatchNorm } from '../backbone/layers';
+import { createLayerNorm, layerNorm } from '../encoder/nn';
 import { ParamScope } from '../params';
 import { fusedBatchNormTrain } from './batch-norm';
 import { onTensorflow, setFastPaths } from './fast-paths';
@@ -78,5 +79,22 @@ describe('fast paths give the stock gradients', () => {
     expect(mean.dataSync()[0]).toBeCloseTo(4.5, 5);
     expect(unbiasedVariance.dataSync()[0]).toBeCloseTo(6, 4); // Σ(x−4.5)² = 42, / 7
     expect(y.dataSync()[0]).toBeCloseTo((1 - 4.5) / Math.sqrt(42 / 8 + BN_EPS), 4); // biased in the output
+  });
+
+  it('LayerNorm with the closed-form gradient: same output, same gradients (any backend)', () => {
+    for (const shape of [[6, 16], [2, 5, 32]]) {
+      const d = shape[shape.length - 1]!;
+      const p = createLayerNorm(ParamScope.root(3).child('ln'), d);
+      p.weight.assign(tf.randomNormal([d], 1, 0.3, 'float32', 8));
+      p.bias.assign(tf.randomNormal([d], 0, 0.3, 'float32', 9));
+      const x = tf.randomNormal(shape, 0.3, 2, 'float32', 10);
+      const w = tf.randomNormal(shape, 0, 1, 'float32', 11);
+      const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(layerNorm({ weight: g as tf.Variable, bias: b as tf.Variable }, a), w)) as tf.Scalar;
+      const stock = gradsWith('none', f, [x, p.weight, p.bias]);
+      const stockY = layerNorm(p, x);
+      const fast = gradsWith('all', f, [x, p.weight, p.bias]);
+      expect(maxDiff(stockY, layerNorm(p, x)), `y at [${shape}]`).toBe(0);
+      stock.forEach((g, i) => expect(maxDiff(g, fast[i]!), `grad ${i} at [${shape}]`).toBeLessThan(1e-5 * Math.max(1, maxAbs(g))));
+    }
   });
 });

@@ -14,9 +14,11 @@ export interface FastPaths {
   reluGrad: boolean;
   /** Training-mode batch norm by TensorFlow's FusedBatchNormV3 / FusedBatchNormGradV3; tensorflow only. */
   fusedBatchNorm: boolean;
+  /** LayerNorm with its closed-form gradient (./layer-norm); every backend. */
+  layerNorm: boolean;
 }
 
-const DEFAULTS: FastPaths = { meanGrad: true, reluGrad: true, fusedBatchNorm: true };
+const DEFAULTS: FastPaths = { meanGrad: true, reluGrad: true, fusedBatchNorm: true, layerNorm: true };
 let current: FastPaths = { ...DEFAULTS };
 
 /** The switches now in force. */
@@ -28,7 +30,7 @@ export function fastPaths(): Readonly<FastPaths> {
 export function setFastPaths(p: Partial<FastPaths> | 'all' | 'none'): FastPaths {
   const prev = current;
   if (p === 'all') current = { ...DEFAULTS };
-  else if (p === 'none') current = { meanGrad: false, reluGrad: false, fusedBatchNorm: false };
+  else if (p === 'none') current = { meanGrad: false, reluGrad: false, fusedBatchNorm: false, layerNorm: false };
   else current = { ...current, ...p };
   return prev;
 }
