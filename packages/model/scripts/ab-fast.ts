@@ -31,7 +31,7 @@ const loadavg = () => +os.loadavg()[0]!.toFixed(2);
 async function child(): Promise<void> {
   const tf = await import('@tensorflow/tfjs');
   const { initBackend } = await import('../src/backend/init');
-  const { setFastPaths } = await import('../src/fast/fast-paths');
+  const { fastPaths, setFastPaths } = await import('../src/fast/fast-paths');
   const info = await initBackend({ prefer: flag('backend', 'tensorflow') as 'tensorflow', quiet: true });
   const steps = Number(flag('steps', '5'));
   const configs = flag('configs', 'none,all').split(',').filter(Boolean);
@@ -61,8 +61,11 @@ async function child(): Promise<void> {
   const ref = (setFastPaths(parse(configs[0]!)), gradsOf(0));
   const gradDiff: Record<string, number> = {};
   const gradWorst: Record<string, string> = {};
+  const refDropout = (setFastPaths(parse(configs[0]!)), fastPaths().deviceDropout);
   for (const c of configs) {
+    // deviceDropout draws other masks: compared with the reference's dropout so only math differs.
     setFastPaths(parse(c));
+    setFastPaths({ deviceDropout: refDropout });
     const g = gradsOf(0);
     let worst = 0;
     // A gradient that is zero in exact arithmetic (e.g. the attention key bias: softmax ignores a

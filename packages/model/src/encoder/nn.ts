@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { fastPaths } from '../fast/fast-paths';
+import { deviceDropout } from '../fast/dropout';
+import { fastPaths, onTensorflow } from '../fast/fast-paths';
 import { layerNormFast } from '../fast/layer-norm';
 import type { ParamScope } from '../params';
 
@@ -86,6 +87,7 @@ export function forwardContext(training: boolean, dropout: number, seed = 0, ste
 /** Inverted dropout in training only (scaled by 1/(1-p) so eval needs no rescaling). */
 export function dropout(ctx: ForwardContext, x: tf.Tensor, rate = ctx.dropout): tf.Tensor {
   if (!ctx.training || rate <= 0) return x;
+  if (fastPaths().deviceDropout && onTensorflow()) return deviceDropout(x, rate, ctx.nextSeed()); // noise drawn by TensorFlow
   return tf.dropout(x, rate, undefined, ctx.nextSeed());
 }
 

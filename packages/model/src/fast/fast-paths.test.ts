@@ -5,6 +5,7 @@ import { BN_EPS, batchNorm, createBatchNorm } from '../backbone/layers';
 import { createLayerNorm, layerNorm } from '../encoder/nn';
 import { ParamScope } from '../params';
 import { fusedBatchNormTrain } from './batch-norm';
+import { deviceDropout } from './dropout';
 import { onTensorflow, setFastPaths } from './fast-paths';
 
 /**
@@ -96,5 +97,20 @@ describe('fast paths give the stock gradients', () => {
       expect(maxDiff(stockY, layerNorm(p, x)), `y at [${shape}]`).toBe(0);
       stock.forEach((g, i) => expect(maxDiff(g, fast[i]!), `grad ${i} at [${shape}]`).toBeLessThan(1e-5 * Math.max(1, maxAbs(g))));
     }
+  });
+
+  it('dropout noise drawn by TensorFlow: reproducible per seed, keeps ≈ 1 − p scaled by 1/(1 − p), gradient is the mask (tensorflow only)', (ctx) => {
+    if (!onTensorflow()) ctx.skip();
+    const x = tf.randomNormal([64, 128], 0, 1, 'float32', 12);
+    const a = deviceDropout(x, 0.1, 42);
+    expect(maxDiff(a, deviceDropout(x, 0.1, 42))).toBe(0);
+    expect(maxDiff(a, deviceDropout(x, 0.1, 43))).toBeGreaterThan(0);
+    const kept = tf.notEqual(a, 0);
+    const frac = tf.mean(tf.cast(kept, 'float32')).dataSync()[0]!;
+    expect(frac).toBeGreaterThan(0.88);
+    expect(frac).toBeLessThan(0.92);
+    expect(maxDiff(tf.where(kept, tf.div(x, 0.9), tf.zerosLike(x)), a)).toBeLessThan(1e-6);
+    const [dx] = tf.grads((t: tf.Tensor) => tf.sum(deviceDropout(t, 0.1, 42)) as tf.Scalar)([x]);
+    expect(maxDiff(dx!, tf.where(kept, tf.fill(x.shape, 1 / 0.9), tf.zerosLike(x)))).toBeLessThan(1e-6);
   });
 });

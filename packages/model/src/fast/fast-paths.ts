@@ -5,7 +5,8 @@ import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs';
  * Faster ways to compute what the model computes, each behind a switch so a benchmark can time
  * the stock route and the fast one in the same process, alternating (docs/performance.md).
  * Every switch is on by default; each fast path gives the stock route's values and gradients
- * (to float rounding; tested in fast-paths.test.ts and by the model's gradient tests).
+ * (to float rounding; tested in fast-paths.test.ts and by the model's gradient tests), except
+ * deviceDropout, which draws other (equally distributed) masks.
  */
 export interface FastPaths {
   /** Mean's gradient as a broadcast of dy/n (tfjs multiplies by a ones tensor filled in JavaScript). */
@@ -16,9 +17,15 @@ export interface FastPaths {
   fusedBatchNorm: boolean;
   /** LayerNorm with its closed-form gradient (./layer-norm); every backend. */
   layerNorm: boolean;
+  /**
+   * Dropout noise from TensorFlow's StatelessRandomUniform instead of tfjs's JavaScript generator;
+   * tensorflow only. Unlike the others this changes the numbers: other masks (same rate, still a
+   * function of (seed, step)).
+   */
+  deviceDropout: boolean;
 }
 
-const DEFAULTS: FastPaths = { meanGrad: true, reluGrad: true, fusedBatchNorm: true, layerNorm: true };
+const DEFAULTS: FastPaths = { meanGrad: true, reluGrad: true, fusedBatchNorm: true, layerNorm: true, deviceDropout: true };
 let current: FastPaths = { ...DEFAULTS };
 
 /** The switches now in force. */
@@ -30,7 +37,7 @@ export function fastPaths(): Readonly<FastPaths> {
 export function setFastPaths(p: Partial<FastPaths> | 'all' | 'none'): FastPaths {
   const prev = current;
   if (p === 'all') current = { ...DEFAULTS };
-  else if (p === 'none') current = { meanGrad: false, reluGrad: false, fusedBatchNorm: false, layerNorm: false };
+  else if (p === 'none') current = { meanGrad: false, reluGrad: false, fusedBatchNorm: false, layerNorm: false, deviceDropout: false };
   else current = { ...current, ...p };
   return prev;
 }
@@ -63,6 +70,10 @@ export const attr = {
   float32Type: (name: string): OpAttr => {
     const b = nodeBackend().binding;
     return { name, type: b['TF_ATTR_TYPE']!, value: b['TF_FLOAT']! };
+  },
+  int32Type: (name: string): OpAttr => {
+    const b = nodeBackend().binding;
+    return { name, type: b['TF_ATTR_TYPE']!, value: b['TF_INT32']! };
   },
   float: (name: string, value: number): OpAttr => ({ name, type: nodeBackend().binding['TF_ATTR_FLOAT']!, value }),
   bool: (name: string, value: boolean): OpAttr => ({ name, type: nodeBackend().binding['TF_ATTR_BOOL']!, value }),
