@@ -5,7 +5,9 @@ import path from 'node:path';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
 import { LocalStore, type TrackedRun } from '@pixel-bert/tracking';
 
-const TSX = path.join(WORKSPACE_ROOT, 'node_modules', '.bin', 'tsx');
+// node itself with tsx's loader, not the tsx binary: that runs the script in a child process, which
+// a SIGKILL of the binary would leave running.
+const NODE = [process.execPath, '--import', 'tsx'];
 const ABLATION = path.join(WORKSPACE_ROOT, 'packages/train/src/cli/ablation.ts');
 
 export function stateEnv(state: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -16,14 +18,14 @@ export function stateEnv(state: string, extra: NodeJS.ProcessEnv = {}): NodeJS.P
 }
 
 export function ablation(state: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(TSX, [ABLATION, ...args], { cwd: WORKSPACE_ROOT, encoding: 'utf8', env: stateEnv(state, extraEnv), maxBuffer: 64 << 20 });
+  const r = spawnSync(NODE[0]!, [...NODE.slice(1), ABLATION, ...args], { cwd: WORKSPACE_ROOT, encoding: 'utf8', env: stateEnv(state, extraEnv), maxBuffer: 64 << 20 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 /** Starts the CLI and SIGKILLs it once a line of its output matches `when`; resolves with that output. */
 export function ablationKilledAt(state: string, args: string[], when: RegExp): Promise<{ out: string; killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [ABLATION, ...args], { cwd: WORKSPACE_ROOT, env: stateEnv(state) });
+    const child = spawn(NODE[0]!, [...NODE.slice(1), ABLATION, ...args], { cwd: WORKSPACE_ROOT, env: stateEnv(state) });
     let out = '';
     let killed = false;
     const onData = (d: Buffer) => {
