@@ -100,6 +100,24 @@ describe('eval:attention', () => {
     expect(logged.run.status).toBe('FINISHED');
   });
 
+  it('a stage reused from the run cache is followed to the run that computed it; a row without weights says so', async () => {
+    const reusing = await logRowRun(tracker, {
+      row: 5,
+      seed: 0,
+      metrics: {},
+      stages: ['pretrain', 'vqa'],
+      onStage: (stage, run) => {
+        if (stage === 'pretrain') run.setTag('pixelbert.reusedFrom', stageRunId);
+      },
+    });
+    const r = await attention({ runId: reusing.id, image, text: 'blue', layer: 0, trackingUri: null, runsDir, env: {}, log: false });
+    expect(r.weightsRun.runId).toBe(stageRunId);
+    const bare = await logRowRun(tracker, { row: 1, seed: 0, metrics: {}, stages: ['vqa'] });
+    await expect(attention({ runId: bare.id, image, text: 'blue', trackingUri: null, runsDir, env: {} })).rejects.toThrow(
+      /row run row1-seed0-smoke \([0-9a-f]{32}\) has no stage with weights: looked for model\/weights\.safetensors on its 1 stage run\(s\) \(vqa\)/,
+    );
+  });
+
   it('a single head and a word-piece word: the pieces are averaged, [UNK] words are marked', async () => {
     const r = await attention({ runId: stageRunId, image, text: 'red squares zebra', layer: 0, head: 1, trackingUri: null, runsDir, env: {}, log: false });
     expect(r.words).toEqual(['red', 'squares', 'zebra']);

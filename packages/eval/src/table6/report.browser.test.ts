@@ -80,7 +80,11 @@ describe('the Table 6 report in Chromium', () => {
     expect(await page.locator('td.verdict').first().textContent()).toBe('reproduced');
     for (const selector of ['img#chart', 'img.attention']) {
       const img = page.locator(selector).first();
-      const size = await img.evaluate((el: HTMLImageElement) => ({ w: el.naturalWidth, h: el.naturalHeight, complete: el.complete }));
+      // (no DOM types in this package's tsconfig: the element is described by what is read of it)
+      const size = await img.evaluate((el) => {
+        const i = el as unknown as { naturalWidth: number; naturalHeight: number; complete: boolean };
+        return { w: i.naturalWidth, h: i.naturalHeight, complete: i.complete };
+      });
       expect(size.complete).toBe(true);
       expect(size.w).toBeGreaterThan(100);
       expect(await notBlank(await img.screenshot())).toBe(true);
@@ -97,7 +101,7 @@ describe('the Table 6 report in Chromium', () => {
   it('every run link resolves against the MLflow server: the UI page opens and the API knows the run', async () => {
     const page = await browser.newPage();
     await page.goto(pathToFileURL(join(result.out, 'report.html')).href);
-    const links = await page.locator('a.run-link').evaluateAll((as) => as.map((a) => ({ href: (a as HTMLAnchorElement).href, text: a.textContent ?? '' })));
+    const links = await page.locator('a.run-link').evaluateAll((as) => as.map((a) => ({ href: (a as unknown as { href: string }).href, text: a.textContent ?? '' })));
     expect(links).toHaveLength(12);
     const client = new MlflowClient(uri);
     for (const l of links) {

@@ -37,8 +37,15 @@ beforeAll(async () => {
   await logRowRun(tracker, { row: 2, seed: 3, metrics: rowMetrics({ vqa: 0, tr: 0, ir: 0, nlvr2: 0 }, 3), status: 'FAILED' });
   await logRowRun(tracker, { row: 5, seed: 4, metrics: {}, status: 'RUNNING', stages: [] });
   await logRowRun(tracker, { row: 1, seed: 7, metrics: rowMetrics({ vqa: 99, tr: 99, ir: 99, nlvr2: 99 }, 0), codeVersion: 'aaaaaaaaaaaa' });
+  // Another configuration of row 2 (a --set override): never averaged in.
+  await logRowRun(tracker, { row: 2, seed: 5, metrics: rowMetrics({ vqa: 10, tr: 10, ir: 10, nlvr2: 10 }, 0), set: ['pretrain.tasks.itm=true'], stages: [] });
   // Another scale is never averaged with smoke.
   await logRowRun(tracker, { row: 1, seed: 0, scale: 'small', metrics: rowMetrics({ vqa: 77 }, 0) });
+  // Paper scale: rows 5 and 6 sit beside the paper's full-model numbers.
+  for (const seed of [0, 1]) {
+    await logRowRun(tracker, { row: 5, seed, scale: 'paper', metrics: rowMetrics({ vqa: 70, tr: 74, ir: 52, nlvr2: 71 }, seed), stages: [] });
+    await logRowRun(tracker, { row: 6, seed, scale: 'paper', metrics: rowMetrics({ vqa: 73, tr: 86, ir: 70, nlvr2: 76 }, seed), stages: [] });
+  }
   result = await table6({ trackingUri: null, runsDir: join(dir, 'runs'), out: join(dir, 'out'), env: {} });
 }, 120_000);
 
@@ -46,7 +53,7 @@ afterAll(() => { if (process.env.EVAL_KEEP) console.log("kept", dir); else rmSyn
 
 describe('eval:table6 from the local store', () => {
   it('builds one table per scale with six rows, mean ± std over three seeds', () => {
-    expect(result.tables.map((t) => t.scale)).toEqual(['smoke', 'small']);
+    expect(result.tables.map((t) => t.scale)).toEqual(['smoke', 'small', 'paper']);
     const smoke = result.tables[0]!;
     expect(smoke.rows.map((r) => r.row)).toEqual([1, 2, 3, 4, 5, 6]);
     const r2 = smoke.rows[1]!;
@@ -79,6 +86,25 @@ describe('eval:table6 from the local store', () => {
     expect(r1.others.map((g) => g.codeVersion)).toEqual(['aaaaaaaaaaaa']);
     expect(r1.cells.vqa!.mean).toBeCloseTo(40, 10);
     expect(r1.flags.join('\n')).toMatch(/not averaged in: 1 run\(s\) with spec [0-9a-f]{12} \/ code aaaaaaaaaaaa .*row1-seed7-smoke/);
+  });
+
+  it('never averages another configuration of a row in (a --set override): it is flagged, with its toggles', () => {
+    const r2 = result.tables[0]!.rows[1]!;
+    expect(r2.group!.runs.map((r) => r.seed)).toEqual([0, 1, 2]);
+    expect(r2.toggles.itm).toBe(false);
+    expect(r2.others).toHaveLength(1);
+    expect(r2.others[0]!.runs[0]!.toggles).toMatchObject({ mlm: true, itm: true });
+    expect(r2.flags.join('\n')).toMatch(/not averaged in: 1 run\(s\) with spec [0-9a-f]{12} \/ code c0de0000c0de .*row2-seed5-smoke/);
+  });
+
+  it('sets the paper-scale rows 5 and 6 beside the paper\'s numbers, with their source', () => {
+    const paperMd = result.markdown.slice(result.markdown.indexOf('## Scale `paper`'));
+    expect(paperMd).toMatch(/\| paper 5 \|  \|  \|  \| ResNet-50 \| 71\.35 \(VQA 2\.0 test-dev\) \| 75\.7 \(Flickr30K TR R@1\); 59\.8 \(MS-COCO 5K TR R@1\) \|/);
+    expect(paperMd).toMatch(/\| paper 6 \|  \|  \|  \| ResNeXt-152 \| 74\.45 \(VQA 2\.0 test-dev\) \|/);
+    expect(paperMd).toMatch(/Huang et al\. 2020 \(arXiv 2004\.00849\), Tables 2–5/);
+    expect(result.markdown.slice(0, result.markdown.indexOf('## Scale `paper`'))).not.toMatch(/\| paper 5 \|/);
+    const backbone = result.tables[2]!.findings.find((f) => f.finding.id === 'backbone')!;
+    expect(backbone.verdict).toBe('reproduced'); // row 6 − row 5: +3, +12, +18, +5 with spread 0.7
   });
 
   it('shows a missing metric as missing with its n, never as zero', () => {
@@ -141,7 +167,9 @@ describe('eval:table6 from the local store', () => {
     await expect(table6({ trackingUri: null, runsDir: join(dir, 'empty-store'), out, env: {} })).rejects.toThrow(
       /no row runs found in the local store .*empty-store, experiment 'pixel-bert': looked for runs tagged pixelbert\.kind=row .*Nothing was written/,
     );
-    await expect(table6({ trackingUri: null, runsDir: join(dir, 'runs'), out, scale: 'paper', env: {} })).rejects.toThrow(/pixelbert\.kind=row and pixelbert\.scale=paper/);
+    await expect(table6({ trackingUri: null, runsDir: join(dir, 'runs'), out, experiment: 'nothing-here', scale: 'paper', env: {} })).rejects.toThrow(
+      /experiment 'nothing-here': looked for runs tagged pixelbert\.kind=row and pixelbert\.scale=paper .*--scale=paper/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
