@@ -54,8 +54,8 @@ describe('slurmSweep', () => {
       expect(text).toContain(`${t}/task.sh`);
       expect(text).toContain(`${t}/spec.yaml (hash `);
     }
-    expect(text).toContain('exec npx nx run train:ablation --row=5 --scale=smoke --seed=1');
-    expect(text).toContain('exec npx nx run train:init --scale=smoke');
+    expect(text).toContain('node --import tsx packages/train/src/cli/ablation.ts --row=5 --scale=smoke --seed=1 &');
+    expect(text).toContain('node --import tsx packages/train/src/cli/init.ts --scale=smoke &');
     expect(text).toContain('--dependency=afterok:<init job>');
     expect(text).toContain('(dry run: 4 task(s) would be submitted; nothing was written or submitted)');
     expect(existsSync(sweeps)).toBe(false);
@@ -81,7 +81,7 @@ describe('slurmSweep', () => {
     expect(release).toBe('scontrol release 101');
     const d = sweepDir();
     expect(readFileSync(path.join(d, 'submit-1.tasks'), 'utf8').trim().split('\n')).toHaveLength(12);
-    expect(readFileSync(path.join(d, 'row3-seed1', 'task.sh'), 'utf8')).toContain('train:ablation --row=3 --scale=smoke --seed=1');
+    expect(readFileSync(path.join(d, 'row3-seed1', 'task.sh'), 'utf8')).toContain('ablation.ts --row=3 --scale=smoke --seed=1 &');
     expect(readFileSync(path.join(d, 'row3-seed1', 'spec.yaml'), 'utf8')).toMatch(/^row: 3$/m);
     // Credentials and the server's address travel by name only.
     const written = [path.join(d, 'init.sbatch'), path.join(d, 'array.sbatch'), path.join(d, 'sweep.json'), ...readdirSync(d).filter((f) => f.startsWith('row')).map((f) => path.join(d, f, 'task.sh'))];

@@ -213,7 +213,7 @@ export async function slurmSweep(o: SlurmSweepOptions): Promise<number> {
     print(`\nwarning: could not release the init job ${init.id}: ${released.stderr.trim()}\n  release it by hand: scontrol release ${init.id}`);
   }
 
-  print(`\nsubmitted: init job ${init.id} (train:init --scale=${o.scale}); array job ${array.id}, ${chosen.length} task(s), starting when job ${init.id} has succeeded`);
+  print(`\nsubmitted: init job ${init.id} (train:init --scale=${o.scale}${experiment ? ` --experiment=${experiment}` : ''}); array job ${array.id}, ${chosen.length} task(s), starting when job ${init.id} has succeeded`);
   print(`  index  task            log`);
   chosen.forEach((t, i) => print(`  ${String(i).padEnd(6)} ${t.dir.padEnd(15)} ${dir}/logs/${array.id}_${i}.out`));
   print(`  init log: ${dir}/logs/init-${init.id}.out`);
@@ -249,10 +249,34 @@ function sbatchArgs(f: SlurmFlagValues): string[] {
   return args;
 }
 
+/**
+ * The lines of a script that run one of train's CLIs (what `npx nx run train:<target> <args>` runs)
+ * as a single process and hand it Slurm's signals. On scancel or the time limit Slurm sends SIGTERM
+ * to the batch shell only (SIGKILL to everything KillWait later); through npx, nx and tsx's own parent
+ * process it would never reach the training process, which needs it to checkpoint and end its runs
+ * KILLED. The shell waits in the background so that its trap runs at once, and forwards the signal.
+ */
+function runForwardingSignals(cli: string, args: string): string[] {
+  return [
+    `# = npx nx run train:${cli.replace(/\.ts$/, '')} ${args}, as one process that gets Slurm's SIGTERM (scancel, time limit)`,
+    `node --import tsx packages/train/src/cli/${cli} ${args} &`,
+    'child=$!',
+    'trap \'kill -TERM "$child" 2>/dev/null\' TERM',
+    'trap \'kill -INT "$child" 2>/dev/null\' INT',
+    '# wait returns early when a signal is trapped; wait again until the process has really ended',
+    'while :; do',
+    '  wait "$child" && status=0 || status=$?',
+    '  kill -0 "$child" 2>/dev/null || break',
+    'done',
+    'exit "$status"',
+  ];
+}
+
 const shq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 function renderScripts(o: { dir: string; sweep: string; scale: string; experiment?: string; tasks: Task[] }) {
   const env = `export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false`;
+  const exp = o.experiment ? ` --experiment=${o.experiment}` : '';
   const passed = `# ${PASSED_ENV.join(', ')}: inherited from the submitting shell (sbatch --export=ALL), never written here.`;
   const init = [
     '#!/usr/bin/env bash',
@@ -262,8 +286,8 @@ function renderScripts(o: { dir: string; sweep: string; scale: string; experimen
     'set -euo pipefail',
     `cd ${shq(WORKSPACE_ROOT)}`,
     env,
-    `echo "[pixel-bert] init job $SLURM_JOB_ID on $(hostname): train:init --scale=${o.scale}"`,
-    `exec npx nx run train:init --scale=${o.scale}`,
+    `echo "[pixel-bert] init job $SLURM_JOB_ID on $(hostname): train:init --scale=${o.scale}${exp}"`,
+    ...runForwardingSignals('init.ts', `--scale=${o.scale}${exp}`),
     '',
   ].join('\n');
   const array = [
@@ -283,7 +307,6 @@ function renderScripts(o: { dir: string; sweep: string; scale: string; experimen
   ].join('\n');
   const task = new Map<string, string>();
   for (const t of o.tasks) {
-    const exp = o.experiment ? ` --experiment=${o.experiment}` : '';
     task.set(
       t.dir,
       [
@@ -295,7 +318,7 @@ function renderScripts(o: { dir: string; sweep: string; scale: string; experimen
         'set -euo pipefail',
         `cd ${shq(WORKSPACE_ROOT)}`,
         env,
-        `exec npx nx run train:ablation --row=${t.row} --scale=${o.scale} --seed=${t.seed}${exp}`,
+        ...runForwardingSignals('ablation.ts', `--row=${t.row} --scale=${o.scale} --seed=${t.seed}${exp}`),
         '',
       ].join('\n'),
     );
