@@ -1,10 +1,10 @@
 // A `smoke` row end to end through the real CLI: what it trains, tracks and caches; a SIGKILL in the
 // middle of a stage and the resume; the same spec twice giving the same metrics; bad input.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
 import { ablation, ablationKilledAt, finalMetrics, localRuns } from './testing/row-cli';
 
@@ -12,7 +12,9 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'pixel-bert-row-'));
 const stateA = path.join(tmp, 'a');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const ROW = ['--row=4', '--scale=smoke'];
+// An experiment of its own: the CI MLflow server is shared by every package's tests.
+const EXPERIMENT = `train-e2e-${process.pid}-${Date.now()}`;
+const ROW = ['--row=4', '--scale=smoke', `--experiment=${EXPERIMENT}`];
 let first: ReturnType<typeof ablation>;
 
 beforeAll(() => {
@@ -51,7 +53,37 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     const journal = path.join(stateA, 'tracking', pre.runId);
     for (const a of ['model/weights.safetensors', 'model/config.json', 'model/vocab.txt']) expect(existsSync(path.join(journal, 'artifacts', a)), a).toBe(true);
     expect(existsSync(path.join(stateA, 'tracking', parent.runId, 'artifacts', 'spec.yaml'))).toBe(true);
-    expect(first.out).toMatch(/runs: experiment 'pixel-bert', parent run [0-9a-f]{32}/);
+    expect(first.out).toMatch(new RegExp(`runs: experiment '${EXPERIMENT}', parent run [0-9a-f]{32}`));
+  });
+
+  it('tracking:sync puts the runs into a real MLflow server, where the official Python client reads them', () => {
+    const uri = inject('mlflowUri');
+    const sync = spawnSync(process.execPath, ['--import', 'tsx', path.join(WORKSPACE_ROOT, 'packages/tracking/src/cli/sync.ts'), `--to=${uri}`, `--runs-dir=${path.join(stateA, 'tracking')}`], { cwd: WORKSPACE_ROOT, encoding: 'utf8' });
+    expect(sync.status, sync.stderr + sync.stdout).toBe(0);
+    const script = [
+      'import json, sys',
+      'from mlflow.tracking import MlflowClient',
+      'c = MlflowClient(tracking_uri=sys.argv[1])',
+      'e = c.get_experiment_by_name(sys.argv[2])',
+      'runs = c.search_runs([e.experiment_id], max_results=1000)',
+      'row = [r for r in runs if r.data.tags.get("pixelbert.kind") == "row"][0]',
+      'kids = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == row.info.run_id]',
+      'print(json.dumps({"status": row.info.status, "name": row.info.run_name, "metrics": row.data.metrics, "params": len(row.data.params),',
+      '  "mlm": row.data.params.get("pretrain.tasks.mlm"), "stages": sorted(k.data.tags["pixelbert.stage"] for k in kids),',
+      '  "artifacts": [a.path for a in c.list_artifacts(row.info.run_id)],',
+      '  "loss_points": len(c.get_metric_history([k for k in kids if k.data.tags["pixelbert.stage"] == "pretrain"][0].info.run_id, "train.loss"))}))',
+    ].join('\n');
+    const py = spawnSync(inject('mlflowPython'), ['-c', script, uri, EXPERIMENT], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const got = JSON.parse(py.stdout.trim().split('\n').pop()!);
+    expect(got.status).toBe('FINISHED');
+    expect(got.name).toBe('row4-seed0-smoke');
+    expect(got.mlm).toBe('true');
+    expect(got.params).toBeGreaterThan(50);
+    expect(got.stages).toEqual(['init-backbone', 'init-text', 'nlvr2', 'pretrain', 'retrieval', 'vqa']);
+    for (const k of ['vqa.test.score', 'nlvr2.test.accuracy', 'retrieval.test.ir_r1', 'retrieval.test.tr_r1']) expect(got.metrics[k], k).toBe(localRuns(stateA).find((r) => r.tags['pixelbert.kind'] === 'row')!.metrics[k]);
+    expect(got.artifacts).toContain('spec.yaml');
+    expect(got.loss_points).toBeGreaterThan(10);
   });
 
   it('a second identical command trains nothing and creates no run', () => {
@@ -64,7 +96,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
   });
 
   it('another row reuses the shared initialisation stages from the run cache', () => {
-    const r = ablation(stateA, ['--row=1', '--scale=smoke']);
+    const r = ablation(stateA, ['--row=1', '--scale=smoke', `--experiment=${EXPERIMENT}`]);
     expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
     expect(r.out).toMatch(/init-backbone: reused from the run cache/);
     expect(r.out).toMatch(/init-text: reused from the run cache/);
@@ -104,7 +136,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
 
   it('a corrupt checkpoint is an error naming the file, not a silent restart', () => {
     const stateD = path.join(tmp, 'd');
-    const first = ablation(stateD, [...ROW, '--set', 'trainer.checkpointEvery=1']);
+    const first = ablation(stateD, ['--row=4', '--scale=smoke', '--set', 'trainer.checkpointEvery=1']);
     expect(first.code).toBe(0);
     // plant a truncated checkpoint for a stage the next command must train (row 2's pre-training)
     const dry = ablation(stateD, ['--row=2', '--scale=smoke', '--set', 'trainer.checkpointEvery=1']);
