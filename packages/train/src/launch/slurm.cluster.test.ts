@@ -43,7 +43,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Jobs of these tests that are still queued (a failed test) are cancelled by name.
-  if (clusterUp) await exec('scancel', ['--name', `pb-table6-smoke-slurm-e2e-${stamp}`]).catch(() => {});
+  if (clusterUp)
+    for (const exp of [`slurm-e2e-${stamp}`, `slurm-e2e-${stamp}-scancel`])
+      for (const job of [`pb-table6-smoke-${exp}`, `pb-table6-smoke-${exp}-init`]) await exec('scancel', ['--name', job]).catch(() => {});
   if (ownServer && process.env.PIXEL_BERT_TEST_KEEP_SERVERS !== '1') await exec(MLFLOW_SERVER, ['stop', '--name', 'vitest-slurm']).catch(() => {});
   rmSync(tmp, { recursive: true, force: true });
 });
