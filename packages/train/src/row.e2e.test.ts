@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
+import { LocalStore } from '@pixel-bert/tracking';
 import { ablation, ablationKilledAt, finalMetrics, localRuns } from './testing/row-cli';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'pixel-bert-row-'));
@@ -49,6 +50,13 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(pre.metrics['train.loss.mlm']).toBeGreaterThan(0);
     expect(pre.metrics['train.loss.itm']).toBeGreaterThan(0);
     expect(pre.metrics['train.lr.transformer']).toBe(1e-4);
+    expect(pre.metrics['pretrain.peak_rss_mb']).toBeGreaterThan(100);
+    // no tensor is left behind by a step: the live count is the same after every step of a stage
+    for (const c of children) {
+      const counts = new LocalStore(path.join(stateA, 'tracking')).metricHistory(c.runId, 'train.num_tensors').map((p) => p.value);
+      expect(counts.length, c.runName).toBeGreaterThan(2);
+      expect(new Set(counts.slice(1)).size, `${c.runName}: ${counts.join(',')}`).toBe(1);
+    }
     // per-step curves, and the weights a later command (attention maps) loads
     const journal = path.join(stateA, 'tracking', pre.runId);
     for (const a of ['model/weights.safetensors', 'model/config.json', 'model/vocab.txt']) expect(existsSync(path.join(journal, 'artifacts', a)), a).toBe(true);

@@ -225,6 +225,8 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
             'train.lr.transformer': rates.transformer,
             'train.grad_norm': norm,
             'train.samples_per_s': samplesPerS,
+            // Live tensors after the step: flat across steps unless something leaks.
+            'train.num_tensors': tf.memory().numTensors,
           },
           pos.globalStep,
         );
@@ -252,6 +254,8 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
     const metrics: Record<string, number> = prepared.test ? await prepared.test(evaluator) : {};
     if (def.kind === 'pretrain') for (const [k, v] of Object.entries(pos.val.at(-1) ?? {})) metrics[`pretrain.val.${k}`] = v;
     metrics[`${def.kind}.seconds`] = Math.round(elapsed());
+    // The process's peak resident memory so far (a row's stages run in one process, so it only grows).
+    metrics[`${def.kind}.peak_rss_mb`] = Math.round(process.resourceUsage().maxRSS / 1024);
     run.logMetrics(metrics, pos.globalStep);
     if (Object.keys(metrics).length) ctx.log(`${def.kind}: ${formatMetrics(metrics)}`);
 
