@@ -145,6 +145,20 @@ describe('slurmSweep', () => {
     expect(state.submissions.map((s: { arrayJob: string }) => s.arrayJob)).toEqual(['102', '104', '106']);
   });
 
+  it('a task whose spec changed since it finished is submitted again', async () => {
+    expect(await sweep({ rows: [1, 2] })).toBe(0); // array 102
+    writeFileSync(path.join(fake, 'sacct'), '102_0|COMPLETED\n102_1|COMPLETED\n');
+    const state = path.join(sweepDir(), 'sweep.json');
+    const recorded = JSON.parse(readFileSync(state, 'utf8'));
+    recorded.submissions[0].specHashes['row2-seed0'] = 'an-older-hash';
+    writeFileSync(state, JSON.stringify(recorded));
+    out = [];
+    expect(await sweep({ rows: [1, 2] })).toBe(0);
+    expect(out.join('\n')).toMatch(/row1-seed0 +COMPLETED as job 102_0 +→ keep/);
+    expect(out.join('\n')).toMatch(/row2-seed0 +COMPLETED as job 102_1, spec changed since → submit/);
+    expect(readFileSync(path.join(sweepDir(), 'submit-2.tasks'), 'utf8')).toBe('row2-seed0\n');
+  });
+
   it('without slurmdbd, reads how tasks ended from the job completion log through the job ids the tasks wrote', async () => {
     expect(await sweep({ rows: [1, 2, 3] })).toBe(0); // array 102
     writeFileSync(path.join(fake, 'no-accounting'), '');

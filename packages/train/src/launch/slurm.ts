@@ -79,6 +79,8 @@ interface Submission {
   arrayJob: string;
   /** Array index i runs tasks[i] (`row4-seed0`). */
   tasks: string[];
+  /** The spec hash each task was submitted with: a task whose spec has changed since is submitted again. */
+  specHashes?: Record<string, string>;
 }
 
 interface SweepState {
@@ -92,6 +94,7 @@ interface SweepState {
 interface TaskStatus {
   state: string; // a Slurm state, 'NEW' (never submitted) or 'UNKNOWN' (Slurm no longer knows it)
   job?: string; // <arrayJob>_<index>
+  submittedHash?: string;
 }
 
 /** <state>/slurm, where <state> is the workbench's state folder: $PIXEL_BERT_STATE_DIR, else the parent of $PIXEL_BERT_RUNS_DIR, else <workspace>/runs. */
@@ -101,7 +104,7 @@ export function sweepsRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(WORKSPACE_ROOT, 'runs', 'slurm');
 }
 
-/** Runs a sweep through Slurm; returns the exit code (0 submitted or nothing to do, 1 Slurm refused or failed). */
+/** Runs a sweep through Slurm; returns the exit code: 0 submitted (or nothing to do), 2 Slurm refused the request as invalid, 1 other failures. */
 export async function slurmSweep(o: SlurmSweepOptions): Promise<number> {
   const env = o.env ?? process.env;
   const print = o.print ?? ((s: string) => console.log(s));
@@ -141,8 +144,9 @@ export async function slurmSweep(o: SlurmSweepOptions): Promise<number> {
   print(`sweep ${sweep}: ${tasks.length} task(s) (rows ${o.rows.join(',')} × seeds ${o.seeds.join(',')}, ${o.scale} scale) in ${dir}`);
   for (const t of tasks) {
     const s = statuses.get(t.dir) ?? { state: 'NEW' };
-    const submit = rerunFailed ? FAILED.has(s.state) : !ACTIVE.has(s.state) && s.state !== 'COMPLETED';
-    const why = s.state === 'NEW' ? 'not submitted before' : `${s.state}${s.job ? ` as job ${s.job}` : ''}`;
+    const changed = s.submittedHash !== undefined && s.submittedHash !== t.specHash && !ACTIVE.has(s.state);
+    const submit = changed || (rerunFailed ? FAILED.has(s.state) : !ACTIVE.has(s.state) && s.state !== 'COMPLETED');
+    const why = s.state === 'NEW' ? 'not submitted before' : `${s.state}${s.job ? ` as job ${s.job}` : ''}${changed ? ', spec changed since' : ''}`;
     print(`  ${t.dir.padEnd(14)} ${why.padEnd(34)} ${submit ? '→ submit' : '→ keep'}`);
     if (submit) chosen.push(t);
   }
@@ -206,7 +210,8 @@ export async function slurmSweep(o: SlurmSweepOptions): Promise<number> {
     print(`\nerror: Slurm refused the array job; the held init job ${init.id} was cancelled, so nothing is left submitted.\n${array.message}`);
     return refusalCode(array.message);
   }
-  state.submissions.push({ n, time: new Date().toISOString(), initJob: init.id, arrayJob: array.id, tasks: chosen.map((t) => t.dir) });
+  const specHashes = Object.fromEntries(chosen.map((t) => [t.dir, t.specHash]));
+  state.submissions.push({ n, time: new Date().toISOString(), initJob: init.id, arrayJob: array.id, tasks: chosen.map((t) => t.dir), specHashes });
   writeAtomic(statePath, JSON.stringify(state, null, 2) + '\n');
   const released = await run(slurm!.scontrol, ['release', init.id], env);
   if (!released.ok) {
@@ -435,7 +440,7 @@ async function taskStatuses(slurm: SlurmCommands, dir: string, state: SweepState
   for (const t of wanted) {
     const { sub, index } = latest.get(t.dir)!;
     const job = `${sub.arrayJob}_${index}`;
-    out.set(t.dir, { state: known.get(job) ?? 'UNKNOWN', job });
+    out.set(t.dir, { state: known.get(job) ?? 'UNKNOWN', job, submittedHash: sub.specHashes?.[t.dir] });
   }
   return out;
 }
