@@ -104,7 +104,8 @@ describe('train:ablation --row=4 --scale=smoke', () => {
   });
 
   it('another row reuses the shared initialisation stages from the run cache', () => {
-    const r = ablation(stateA, ['--row=1', '--scale=smoke', `--experiment=${EXPERIMENT}`]);
+    // with gradient accumulation and warm-up: the schedule is still counted in the spec's batches
+    const r = ablation(stateA, ['--row=1', '--scale=smoke', `--experiment=${EXPERIMENT}`, '--set', 'optim.accumulation=3', '--set', 'optim.warmupSteps=5']);
     expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
     expect(r.out).toMatch(/init-backbone: reused from the run cache/);
     expect(r.out).toMatch(/init-text: reused from the run cache/);
@@ -112,6 +113,12 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     const row1 = localRuns(stateA).find((x) => x.runName === 'row1-seed0-smoke' && x.tags['pixelbert.kind'] === 'row')!;
     const reused = localRuns(stateA).filter((x) => x.parentRunId === row1.runId && x.tags['pixelbert.reusedFrom']);
     expect(reused.map((x) => x.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text']);
+    const vqa = localRuns(stateA).find((x) => x.parentRunId === row1.runId && x.tags['pixelbert.stage'] === 'vqa')!;
+    const store = new LocalStore(path.join(stateA, 'tracking'));
+    const lr = store.metricHistory(vqa.runId, 'train.lr.transformer');
+    expect(lr.length).toBe(Math.ceil(Number(vqa.params['data.trainQuestions']) / 8)); // one point per batch of 8, as without accumulation
+    expect(lr[0]!.value).toBeCloseTo(1e-4 / 5, 12);
+    expect(lr[4]!.value).toBeCloseTo(1e-4, 12);
   }, 300_000);
 
   it('killed (SIGKILL) in the middle of pre-training, the same command resumes from the checkpoint and ends with the metrics of the uninterrupted run', async () => {

@@ -308,7 +308,7 @@ async function reuse(o: StageRunOptions, cached: CachedStage, tags: Record<strin
  * weighted by its share of the batch's examples and the gradients are summed, so the update is that
  * of the whole batch (for per-example means) while only a micro-batch is in memory at a time.
  */
-async function accumulate(
+export async function accumulate(
   def: StageDef,
   batch: import('./types').StepBatch,
   accumulation: number,
