@@ -70,6 +70,9 @@ describe('the attention grid', () => {
     expect(up[3 * 4 + 0]).toBeCloseTo(0, 6); // bottom-left: NaN → 0
     expect(up[1 * 4 + 1]).toBeCloseTo(0.75 * 0.25 * 1 + 0.25 * 0.25 * 0.5 + 0.75 * 0.75 * 0 + 0.25 * 0.75 * 0, 6);
     expect(() => upsample(new Float32Array(3), [2, 2], 2, 4, 4)).toThrow(/3 cells, the grid 2×2 has 4/);
+    // Scaled between the smallest and largest weight: an offset changes nothing, a flat map is all 0.
+    expect(upsample(new Float32Array([0.5, 2.5, NaN, 1.5]), [2, 2], 2, 4, 4)[3 * 4 + 3]).toBeCloseTo(0.5, 6);
+    expect(Math.max(...upsample(new Float32Array(4).fill(0.25), [2, 2], 2, 4, 4))).toBe(0);
   });
 });
 

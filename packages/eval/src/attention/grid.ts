@@ -36,19 +36,31 @@ export function heatColour(v: number): [number, number, number] {
   return [Math.round(r * 255), Math.round(g * 255), Math.round(b * 255)];
 }
 
+/** Smallest and largest finite weight of a map (NaN cells are not in the sequence). */
+export function weightRange(weights: Float32Array): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of weights) {
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo <= hi ? [lo, hi] : [0, 0];
+}
+
 /**
- * The attention of one word at every image pixel: cell values scaled to [0, 1] by the word's
- * largest weight, then interpolated bilinearly between cell centres ((i + ½)·s); cells outside the
- * sequence count as 0.
+ * The attention of one word at every image pixel: cell values scaled to [0, 1] between the word's
+ * smallest and largest weight (a nearly uniform map still shows where it leans; the caption gives
+ * the range), then interpolated bilinearly between cell centres ((i + ½)·s); cells outside the
+ * sequence count as 0, and so does every cell of a perfectly flat map.
  */
 export function upsample(weights: Float32Array, grid: [number, number], stride: number, width: number, height: number): Float32Array {
   const [h, w] = grid;
   if (weights.length !== h * w) throw new Error(`attention map has ${weights.length} cells, the grid ${h}×${w} has ${h * w}`);
-  let max = 0;
-  for (const v of weights) if (v > max) max = v;
+  const [lo, hi] = weightRange(weights);
   const cell = (i: number, j: number) => {
     const v = weights[Math.min(h - 1, Math.max(0, i)) * w + Math.min(w - 1, Math.max(0, j))]!;
-    return Number.isFinite(v) && max > 0 ? v / max : 0;
+    return Number.isFinite(v) && hi > lo ? (v - lo) / (hi - lo) : 0;
   };
   const out = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
@@ -134,6 +146,10 @@ export async function renderAttentionGrid(input: GridInput): Promise<Uint8Array>
     plain[p * 4 + 3] = 255;
   }
   tile(0, plain, 'image');
-  maps.forEach((m, k) => tile(k + 1, overlay(input.rgb, upsample(m.weights, input.grid, input.stride, width, height), width, height), m.word));
+  const pct = (x: number) => (100 * x).toFixed(x < 0.1 ? 1 : 0);
+  maps.forEach((m, k) => {
+    const [lo, hi] = weightRange(m.weights);
+    tile(k + 1, overlay(input.rgb, upsample(m.weights, input.grid, input.stride, width, height), width, height), `${m.word}  ${pct(lo)}–${pct(hi)} %`);
+  });
   return new Uint8Array(await canvas.encode('png'));
 }
