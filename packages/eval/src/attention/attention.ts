@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ImageError, WordPieceTokenizer, decodeRgb, toFloatRgb } from '@pixel-bert/data';
-import { PIXEL_POOL, createPixelBert, disposePixelBert, initBackend, loadCheckpoint, pixelBertForward, type PixelBertConfig } from '@pixel-bert/model';
+import { PIXEL_POOL, createPixelBert, disposePixelBert, initBackend, loadCheckpoint, pixelBertForward, textToPixelAttention, type PixelBertConfig } from '@pixel-bert/model';
 import { TAGS, type Tracker, type TrackedRun } from '@pixel-bert/tracking';
 import { EvalError, getRun, listRunArtifacts, openForReading, readRunArtifact, type TrackerChoice } from '../store';
 import { RUN_KINDS, RUN_TAGS } from '../table6/definitions';
@@ -203,8 +203,10 @@ export async function attention(opts: AttentionOptions): Promise<AttentionResult
         const out = pixelBertForward(model, images, undefined, ids, mask, { training: false, returnAttention: true });
         const a = out.attentions![layer]!; // (1, nh, T+k, T+k)
         const k = a.shape[3] - T;
-        const rows = a.slice([0, 0, 0, T], [1, -1, T, k]); // text → pixel: (1, nh, T, k)
-        const chosen = head === 'mean' ? tf.mean(rows, 1) : rows.slice([0, head, 0, 0], [1, 1, T, k]).squeeze([1]); // (1, T, k)
+        const chosen =
+          head === 'mean'
+            ? textToPixelAttention(out, layer) // (1, T, k), averaged over heads
+            : a.slice([0, head, 0, T], [1, 1, T, k]).squeeze([1]); // one head's text → pixel rows: (1, T, k)
         return { probs: chosen.arraySync() as number[][][], grid: out.pixels.grid, cells: Array.from(out.pixels.selection.indices) };
       });
       const [h, w] = grid;
