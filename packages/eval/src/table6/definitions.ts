@@ -84,6 +84,9 @@ export const PER_TYPE_METRICS = [
 /** Chance level of NLVR² (two classes), docs/runs.md. */
 export const NLVR2_CHANCE = 50;
 
+/** Where the reference numbers come from. */
+export const PAPER_SOURCE = 'Huang et al. 2020 (arXiv 2004.00849), Tables 2–5';
+
 export interface ReferenceValue {
   column: ColumnKey;
   /** Which split / dataset the number is on. */

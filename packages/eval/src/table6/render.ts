@@ -2,7 +2,7 @@
  * Table 6 as Markdown (stdout), CSV and JSON. Missing is "—" (CSV: empty), never 0.
  */
 import type { ScaleTable, TableRow } from './build';
-import { COLUMNS, PAPER_REFERENCE, REFERENCE_FOR_ROW, type Toggles } from './definitions';
+import { COLUMNS, PAPER_REFERENCE, PAPER_SOURCE, REFERENCE_FOR_ROW, type Toggles } from './definitions';
 import { NLVR2_CONVERGED_MARGIN, VERDICT_ALPHA } from './findings';
 import type { Summary } from './stats';
 
@@ -56,7 +56,7 @@ export function renderMarkdown(tables: readonly ScaleTable[], opts: { source: st
     }
     out.push(mdTable(['row', 'MLM', 'ITM', 'sampling', 'backbone', ...main.map((c) => c.label)], rows), '');
     out.push(`Mean ± standard deviation over seeds (n = seeds), in percent; ${MISSING} = no finished run with that metric.`, '');
-    if (t.scale === 'paper') out.push(`Paper rows: Pixel-BERT's full models (${PAPER_REFERENCE[0]!.source.replace(/, Table \d$/, ', Tables 2–5')}).`, '');
+    if (t.scale === 'paper') out.push(`Paper rows: Pixel-BERT's full models (${PAPER_SOURCE}).`, '');
     out.push(`### Findings of the paper (Section 4.5)`, '');
     out.push(
       mdTable(
