@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
 import { LocalStore } from '@pixel-bert/tracking';
-import { ablation, ablationKilledAt, finalMetrics, localRuns } from './testing/row-cli';
+import { ablation, ablationKilledAt, finalMetrics, localRuns, table6 } from './testing/row-cli';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'pixel-bert-row-'));
 const stateA = path.join(tmp, 'a');
@@ -139,6 +139,44 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     // the killed attempt's runs stay as the journal left them (RUNNING), never FINISHED
     expect(localRuns(stateB).filter((r) => r.runName === 'row4-seed0-smoke' && r.status === 'RUNNING').length).toBe(1);
   }, 400_000);
+
+  it('SIGINT finishes the step, checkpoints, marks the runs KILLED and says how to resume', async () => {
+    const stateE = path.join(tmp, 'e');
+    const k = await ablationKilledAt(stateE, ROW, /\[pretrain\] epoch 1\/1 step ([4-9]|1\d)\//, 'SIGINT');
+    expect(k.killed).toBe(true);
+    expect(k.code, k.out.slice(-2000)).toBe(130);
+    expect(k.out).toMatch(/SIGINT: finishing this step, then checkpointing/);
+    expect(k.out).toMatch(/Resume: run the same command again/);
+    const runs = localRuns(stateE);
+    expect(runs.find((r) => r.runName === 'row4-seed0-smoke')!.status).toBe('KILLED');
+    expect(runs.find((r) => r.runName === 'row4-seed0-smoke/pretrain')!.status).toBe('KILLED');
+    const hash = runs.find((r) => r.runName === 'row4-seed0-smoke/pretrain')!.tags['pixelbert.stageHash']!;
+    expect(existsSync(path.join(stateE, 'checkpoints', hash, 'state.safetensors'))).toBe(true);
+  }, 300_000);
+
+  it('a loss that turns NaN stops the stage: its run FAILED with the step, exit 1, the checkpoint kept', () => {
+    const stateF = path.join(tmp, 'f');
+    // an absurd CNN learning rate makes VQA fine-tuning (row 1: straight after the init stages) diverge
+    const r = ablation(stateF, ['--row=1', '--scale=smoke', '--set', 'optim.cnn.lr=1e30', '--set', 'trainer.checkpointEvery=1']);
+    expect(r.code, r.out.slice(-2000)).toBe(1);
+    expect(r.err).toMatch(/the loss is (NaN|Infinity|-Infinity) at epoch 1, step \d+/);
+    const runs = localRuns(stateF);
+    const vqa = runs.find((x) => x.runName === 'row1-seed0-smoke/vqa')!;
+    expect(vqa.status).toBe('FAILED');
+    expect(vqa.tags['pixelbert.error']).toMatch(/loss is/);
+    expect(runs.find((x) => x.runName === 'row1-seed0-smoke')!.status).toBe('FAILED');
+  }, 300_000);
+
+  it('train:table6 runs the rows asked for, skips finished ones and lists failures with their rerun command', () => {
+    const dry = table6(stateA, ['--scale=smoke', '--rows=1,4', '--seeds=0', `--experiment=${EXPERIMENT}`, '--dry-run']);
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toContain(`npx nx run train:ablation --row=4 --seed=0 --scale=smoke --experiment=${EXPERIMENT}`);
+    const r = table6(stateA, ['--scale=smoke', '--rows=4', '--seeds=0', `--experiment=${EXPERIMENT}`]);
+    expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
+    expect(r.out).toMatch(/finished before/); // row 4 seed 0 was trained above
+    expect(r.out).toMatch(/1 of 1 row-runs finished/);
+    expect(table6(stateA, ['--rows=0-2']).code).toBe(2);
+  }, 300_000);
 
   it('the same spec, seed and backend give identical metrics in a fresh state folder', () => {
     const stateC = path.join(tmp, 'c');

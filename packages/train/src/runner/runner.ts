@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   PIXEL_POOL,
+  backendInfo,
   createPixelBert,
   disposePixelBert,
   importBertSafetensors,
@@ -43,7 +44,9 @@ export interface PlannedStage {
 /** The stage hash: its spec part, where its weights start, its seed, the code version. */
 export function planStage(def: StageDef, ctx: StageContext, init: InitSource[]): PlannedStage {
   const parents = init.map((s) => (s.kind === 'stage' ? `stage:${s.hash}` : s.kind === 'none' ? `none:${s.part}` : `${s.kind}:${s.file}`));
-  return { def, init, hash: stageHash({ kind: def.kind, spec: def.specPart(ctx.spec), parents, seed: def.seed(ctx.spec), code: codeVersion() }) };
+  // The backend is part of what computed a stage: its numbers differ in the last bits from another's.
+  const backend = backendInfo()?.name ?? 'none';
+  return { def, init, hash: stageHash({ kind: def.kind, spec: def.specPart(ctx.spec), parents, seed: def.seed(ctx.spec), code: `${codeVersion()}/${backend}` }) };
 }
 
 export interface StageRunOptions {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { packRows, readKarpathy, specialIdsOf, wrapRow, type CaptionExample, type TextBatch, type TextOptions, type WordPieceTokenizer } from '@pixel-bert/data';
 import { pixelBertForward, type ForwardOptions, type PixelBertOutput } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
-import type { Evaluator, LossInput, StageContext, StepBatch } from '../runner/types';
+import type { Evaluator, LossInput, StageContext, StageDef, StepBatch } from '../runner/types';
 
 /** A stage's data does not fit its spec (exit 2 before any training). */
 export class StageInputError extends Error {
@@ -120,4 +120,21 @@ export function orderedBatch(spec: Spec, tok: WordPieceTokenizer, ids: readonly 
     perRow: {},
     perExample: {},
   };
+}
+
+/** What the stages that train the whole model at the row's seed and the paper's learning rates share. */
+export const ROW_STAGE = {
+  seed: (spec: Spec) => spec.seed,
+  learningRates: (spec: Spec) => ({ cnn: spec.optim.cnn.lr, transformer: spec.optim.transformer.lr }),
+  trains: () => 'all' as const,
+  imageSize: (spec: Spec) => spec.model.run.image,
+} satisfies Partial<StageDef>;
+
+/**
+ * The part of the spec a row stage's result depends on (its stage hash): its own section, the
+ * model, the optimisers, the data and the evaluation sizes.
+ */
+export function rowStagePart(spec: Spec, own: unknown): unknown {
+  const t = spec.trainer;
+  return { own, model: spec.model, optim: spec.optim, data: spec.data, eval: { valItems: t.valItems, evalBatchSize: t.evalBatchSize, retrievalValImages: t.retrievalValImages } };
 }

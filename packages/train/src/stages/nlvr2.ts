@@ -6,17 +6,14 @@ import { buildNlvr2Batch, readNlvr2, type Nlvr2Example } from '@pixel-bert/data'
 import { consistency, estimate } from '@pixel-bert/eval';
 import { nlvr2Logits, nlvr2Loss } from '@pixel-bert/model';
 import type { Evaluator, StageDef, StepBatch } from '../runner/types';
-import { StageInputError, argmaxRows, evalForward, firstN, forwardBatch, orderedBatch, pct, ranges, textOptions } from './common';
+import { ROW_STAGE, StageInputError, argmaxRows, evalForward, firstN, forwardBatch, orderedBatch, pct, ranges, rowStagePart, textOptions } from './common';
 
 export const nlvr2: StageDef = {
   kind: 'nlvr2',
   heads: () => ['nlvr2'],
-  specPart: (spec) => ({ nlvr2: spec.finetune.nlvr2, optim: spec.optim, data: spec.data, image: spec.model.run.image, valItems: spec.trainer.valItems }),
-  seed: (spec) => spec.seed,
+  ...ROW_STAGE,
+  specPart: (spec) => rowStagePart(spec, spec.finetune.nlvr2),
   schedule: (spec) => spec.finetune.nlvr2,
-  learningRates: (spec) => ({ cnn: spec.optim.cnn.lr, transformer: spec.optim.transformer.lr }),
-  trains: () => 'all',
-  imageSize: (spec) => spec.model.run.image,
   provides: [],
 
   async prepare(ctx) {

@@ -6,7 +6,7 @@ import { buildPretrainBatch, readPretrainCorpus, type PretrainOptions } from '@p
 import { itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, type TaskHead } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
 import type { StageContext, StageDef, StepBatch } from '../runner/types';
-import { StageInputError, argmaxRows, cocoValCaptions, evalForward, firstN, forwardBatch, mlmHits, pct, textOptions } from './common';
+import { ROW_STAGE, StageInputError, argmaxRows, cocoValCaptions, evalForward, firstN, forwardBatch, mlmHits, pct, rowStagePart, textOptions } from './common';
 
 const tasks = (spec: Spec) => (['mlm', 'itm'] as const).filter((t) => spec.pretrain.tasks[t]);
 
@@ -24,12 +24,9 @@ export function toStepBatch(b: ReturnType<typeof buildPretrainBatch>): StepBatch
 export const pretrain: StageDef = {
   kind: 'pretrain',
   heads: (spec) => tasks(spec) as TaskHead[],
-  specPart: (spec) => ({ pretrain: spec.pretrain, model: spec.model, optim: spec.optim, data: spec.data, image: spec.model.run.image }),
-  seed: (spec) => spec.seed,
+  ...ROW_STAGE,
+  specPart: (spec) => rowStagePart(spec, spec.pretrain),
   schedule: (spec) => spec.pretrain,
-  learningRates: (spec) => ({ cnn: spec.optim.cnn.lr, transformer: spec.optim.transformer.lr }),
-  trains: () => 'all',
-  imageSize: (spec) => spec.model.run.image,
   provides: ['backbone.', 'pixel_embeddings.', 'embeddings.', 'encoder.', 'pooler.'],
 
   async prepare(ctx) {

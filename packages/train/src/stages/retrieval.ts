@@ -10,7 +10,7 @@ import { buildRetrievalTrainBatch, readKarpathy, type CaptionExample, type Karpa
 import { recallAtK } from '@pixel-bert/eval';
 import { embedImages, embedTexts, jointForward, retrievalHeadForward, retrievalLoss, retrievalScores } from '@pixel-bert/model';
 import type { Evaluator, StageDef, StepBatch } from '../runner/types';
-import { StageInputError, forwardBatch, orderedBatch, pct, ranges, textOptions, textTensors } from './common';
+import { ROW_STAGE, StageInputError, forwardBatch, orderedBatch, pct, ranges, rowStagePart, textOptions, textTensors } from './common';
 
 interface Split {
   /** Index into the stage's files of each image. */
@@ -21,12 +21,10 @@ interface Split {
 export const retrieval: StageDef = {
   kind: 'retrieval',
   heads: () => ['retrieval'],
-  specPart: (spec) => ({ retrieval: spec.finetune.retrieval, optim: spec.optim, data: spec.data, image: spec.model.run.image, valImages: spec.trainer.retrievalValImages }),
-  seed: (spec) => spec.seed,
+  ...ROW_STAGE,
+  specPart: (spec) => rowStagePart(spec, spec.finetune.retrieval),
   schedule: (spec) => spec.finetune.retrieval,
-  learningRates: (spec) => ({ cnn: spec.optim.cnn.lr, transformer: spec.optim.transformer.lr }),
   trains: (spec) => (spec.finetune.retrieval.finetuneCnn ? 'all' : 'transformer'),
-  imageSize: (spec) => spec.model.run.image,
   provides: [],
 
   async prepare(ctx) {

@@ -7,19 +7,15 @@ import { join } from 'node:path';
 import { buildAnswerVocab, buildVqaBatch, readKarpathy, readVqa, vqaSoftTarget, type VqaExample, type VqaQuestion } from '@pixel-bert/data';
 import { estimate, vqaScore } from '@pixel-bert/eval';
 import { vqaLogits, vqaLoss } from '@pixel-bert/model';
-import type { Spec } from '@pixel-bert/spec';
 import type { Evaluator, StageDef, StepBatch } from '../runner/types';
-import { StageInputError, argmaxRows, evalForward, firstN, forwardBatch, orderedBatch, pct, ranges, textOptions } from './common';
+import { ROW_STAGE, StageInputError, argmaxRows, evalForward, firstN, forwardBatch, orderedBatch, pct, ranges, rowStagePart, textOptions } from './common';
 
 export const vqa: StageDef = {
   kind: 'vqa',
   heads: () => ['vqa'],
-  specPart: (spec) => ({ vqa: spec.finetune.vqa, optim: spec.optim, data: spec.data, image: spec.model.run.image, trainer: pickEval(spec) }),
-  seed: (spec) => spec.seed,
+  ...ROW_STAGE,
+  specPart: (spec) => rowStagePart(spec, spec.finetune.vqa),
   schedule: (spec) => spec.finetune.vqa,
-  learningRates: (spec) => ({ cnn: spec.optim.cnn.lr, transformer: spec.optim.transformer.lr }),
-  trains: () => 'all',
-  imageSize: (spec) => spec.model.run.image,
   provides: [],
 
   async prepare(ctx) {
@@ -95,10 +91,6 @@ export const vqa: StageDef = {
     return { total: l, parts: { vqa: l } };
   },
 };
-
-function pickEval(spec: Spec) {
-  return { valItems: spec.trainer.valItems, evalBatchSize: spec.trainer.evalBatchSize };
-}
 
 function toStepBatch(b: ReturnType<typeof buildVqaBatch>): StepBatch {
   return { examples: b.exampleIndex.length, rowsPerExample: 1, imageIndex: b.imageIndex, text: b.text, perRow: {}, perExample: { targets: b.targets } };

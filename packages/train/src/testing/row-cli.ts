@@ -22,8 +22,8 @@ export function ablation(state: string, args: string[], extraEnv: NodeJS.Process
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-/** Starts the CLI and SIGKILLs it once a line of its output matches `when`; resolves with that output. */
-export function ablationKilledAt(state: string, args: string[], when: RegExp): Promise<{ out: string; killed: boolean }> {
+/** Starts the CLI and sends `signal` once its output matches `when`; resolves with the output and exit code. */
+export function ablationKilledAt(state: string, args: string[], when: RegExp, signal: NodeJS.Signals = 'SIGKILL'): Promise<{ out: string; killed: boolean; code: number | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(NODE[0]!, [...NODE.slice(1), ABLATION, ...args], { cwd: WORKSPACE_ROOT, env: stateEnv(state) });
     let out = '';
@@ -32,13 +32,13 @@ export function ablationKilledAt(state: string, args: string[], when: RegExp): P
       out += d.toString();
       if (!killed && when.test(out)) {
         killed = true;
-        child.kill('SIGKILL');
+        child.kill(signal);
       }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', reject);
-    child.on('close', () => resolve({ out, killed }));
+    child.on('close', (code) => resolve({ out, killed, code }));
   });
 }
 
@@ -49,4 +49,10 @@ export function localRuns(state: string): TrackedRun[] {
 /** The final metrics of a finished row run, without wall times. */
 export function finalMetrics(run: TrackedRun): Record<string, number> {
   return Object.fromEntries(Object.entries(run.metrics).filter(([k]) => !k.endsWith('.seconds')));
+}
+
+/** train:table6 in a child process with its own state folder. */
+export function table6(state: string, args: string[]) {
+  const r = spawnSync(NODE[0]!, [...NODE.slice(1), path.join(WORKSPACE_ROOT, 'packages/train/src/cli/table6.ts'), ...args], { cwd: WORKSPACE_ROOT, encoding: 'utf8', env: stateEnv(state), maxBuffer: 64 << 20 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
