@@ -234,6 +234,9 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
           pos.globalStep,
         );
         progress.update(pos.globalStep, { epoch: pos.epoch, epochs: sched.epochs, loss, samplesPerS });
+        // Let the event loop run: a signal's handler and the tracker's delivery to a server are
+        // macrotasks, which a loop awaiting only resolved promises would never reach.
+        await new Promise((resolve) => setImmediate(resolve));
         const last = pos.step + 1 === stepsPerEpoch;
         if (stopState.requested || (!last && pos.globalStep % spec.trainer.checkpointEvery === 0)) {
           pos.step++;

@@ -46,9 +46,9 @@ export function localRuns(state: string): TrackedRun[] {
   return new LocalStore(path.join(state, 'tracking')).findRuns({});
 }
 
-/** The final metrics of a finished row run, without wall times. */
+/** The final metrics of a finished row run, without wall times and memory. */
 export function finalMetrics(run: TrackedRun): Record<string, number> {
-  return Object.fromEntries(Object.entries(run.metrics).filter(([k]) => !k.endsWith('.seconds')));
+  return Object.fromEntries(Object.entries(run.metrics).filter(([k]) => !k.endsWith('.seconds') && !k.endsWith('.peak_rss_mb')));
 }
 
 /** train:table6 in a child process with its own state folder. */
