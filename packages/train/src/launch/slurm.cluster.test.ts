@@ -1,19 +1,16 @@
 // The Slurm launcher on a real cluster: the single-node one of tools/slurm-local (CI starts it and
 // sets PIXEL_BERT_TEST_SLURM=1, which makes these tests required; elsewhere they run when `sinfo`
-// answers and are skipped otherwise). Tasks log into the test MLflow server
-// ($PIXEL_BERT_TEST_MLFLOW_URI, or one started here), and the runs are read back with the official
-// Python client.
+// answers and are skipped otherwise). Tasks log into the test MLflow server of train's test setup
+// (src/testing/global-setup.ts), and the runs are read back with the official Python client.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { WORKSPACE_ROOT } from '@pixel-bert/spec';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { slurmSweep, type SlurmSweepOptions } from './slurm';
 
 const exec = promisify(execFile);
-const MLFLOW_SERVER = path.join(WORKSPACE_ROOT, 'tools', 'mlflow-server');
 const required = process.env.PIXEL_BERT_TEST_SLURM === '1';
 const clusterUp = (() => {
   try {
@@ -26,27 +23,21 @@ if (!clusterUp && !required) console.warn('slurm.cluster.test: skipped, no Slurm
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'pixel-bert-slurm-'));
 let uri = '';
-let ownServer = false;
 let python = '';
 const stamp = Date.now();
 
-beforeAll(async () => {
+beforeAll(() => {
   if (!clusterUp && !required) return;
   if (!clusterUp) throw new Error('PIXEL_BERT_TEST_SLURM=1 but no Slurm cluster answers `sinfo` (tools/slurm-local start)');
-  uri = process.env.PIXEL_BERT_TEST_MLFLOW_URI ?? '';
-  if (!uri) {
-    uri = (await exec(MLFLOW_SERVER, ['start', '--name', 'vitest-slurm'])).stdout.trim().split('\n').pop()!;
-    ownServer = true;
-  }
-  python = (await exec(MLFLOW_SERVER, ['python'])).stdout.trim().split('\n').pop()!;
-}, 600_000);
+  uri = inject('mlflowUri');
+  python = inject('mlflowPython').split('\n').pop()!;
+});
 
 afterAll(async () => {
   // Jobs of these tests that are still queued (a failed test) are cancelled by name.
   if (clusterUp)
     for (const exp of [`slurm-e2e-${stamp}`, `slurm-e2e-${stamp}-scancel`])
       for (const job of [`pb-table6-smoke-${exp}`, `pb-table6-smoke-${exp}-init`]) await exec('scancel', ['--name', job]).catch(() => {});
-  if (ownServer && process.env.PIXEL_BERT_TEST_KEEP_SERVERS !== '1') await exec(MLFLOW_SERVER, ['stop', '--name', 'vitest-slurm']).catch(() => {});
   rmSync(tmp, { recursive: true, force: true });
 });
 
