@@ -18,7 +18,12 @@ export async function runRowCli(o: { resolved: ResolvedSpec; experiment?: string
     if (Object.keys(finals).length) console.log(`  ${formatMetrics(finals)}`);
     console.log(`runs: experiment '${experiment}', parent run ${r.parentRunId} in the local store ${trackingDir()}`);
     console.log(`run cache: ${cacheDir()}; checkpoints (of unfinished stages): ${checkpointDir()}`);
-    console.log(`open them in MLflow: tools/mlflow-server start, then npx nx run tracking:sync --to=$(tools/mlflow-server url) and open that URL` + (process.env.MLFLOW_TRACKING_URI ? ` (already delivered to ${process.env.MLFLOW_TRACKING_URI})` : ''));
+    const uri = process.env.MLFLOW_TRACKING_URI;
+    console.log(
+      uri
+        ? `MLflow: the runs were sent to ${uri} as they were logged (open it in a browser); anything the server did not take stays in the local journal — deliver it with npx nx run tracking:sync --to=${uri}`
+        : `open them in MLflow: tools/mlflow-server start, then npx nx run tracking:sync --to=$(tools/mlflow-server url), and open that URL`,
+    );
     return 0;
   } catch (e) {
     const err = e as Error;
