@@ -81,6 +81,15 @@ function groupRuns(runs: RowRun[]): RunGroup[] {
   return groups.sort((x, y) => y.runs.length - x.runs.length || newest(y) - newest(x));
 }
 
+/** A metric over the runs that have it, with its test-item standard error (`<metric>_se`) where they report one. */
+function cellOf(runs: readonly RowRun[], metric: string): Summary {
+  const having = runs.filter((r) => metric in r.metrics);
+  return summarize(
+    having.map((r) => r.metrics[metric]!),
+    having.flatMap((r) => (`${metric}_se` in r.metrics ? [r.metrics[`${metric}_se`]!] : [])),
+  );
+}
+
 const short = (h: string) => (/^[0-9a-f]{16,}$/.test(h) ? h.slice(0, 12) : h);
 
 function sameToggles(a: Toggles, b: Omit<Toggles, 'arch'>): boolean {
@@ -93,7 +102,7 @@ function buildRow(row: RowNumber, runs: RowRun[]): TableRow {
   const others = groups.slice(1);
   const flags: string[] = [];
   const cells: Record<string, Summary> = {};
-  for (const c of COLUMNS) cells[c.key] = summarize(group ? group.runs.filter((r) => c.metric in r.metrics).map((r) => r.metrics[c.metric]!) : []);
+  for (const c of COLUMNS) cells[c.key] = cellOf(group?.runs ?? [], c.metric);
   let toggles: Toggles = { ...CANONICAL_TOGGLES[row], arch: null };
   if (group) {
     toggles = group.runs[0]!.toggles;
@@ -131,7 +140,7 @@ function perTypeRows(rows: TableRow[]): PerTypeRow[] {
     for (const type of [...types].sort()) {
       const metric = `${prefix}.${type}`;
       const cells = {} as Record<RowNumber, Summary>;
-      for (const r of rows) cells[r.row] = summarize((r.group?.runs ?? []).filter((x) => metric in x.metrics).map((x) => x.metrics[metric]!));
+      for (const r of rows) cells[r.row] = cellOf(r.group?.runs ?? [], metric);
       const effects = PER_TYPE_EFFECTS.map((e) => {
         const t = welch(cells[e.a], cells[e.b]);
         const ma = cells[e.a].mean;

@@ -4,7 +4,9 @@ import { FINDINGS, VERDICT_ALPHA, combine, evaluateFindings, type FindingResult 
 import { oneSample, studentTCdf, studentTQuantile, summarize, welch, type Summary } from './stats';
 
 type Values = Partial<Record<RowNumber, Partial<Record<ColumnKey, number[]>>>>;
-const lookup = (v: Values) => (row: RowNumber, col: ColumnKey): Summary | null => (v[row]?.[col] ? summarize(v[row]![col]!) : null);
+/** `itemSe`: every run's standard error over test items (the same for all cells), if any. */
+const lookup = (v: Values, itemSe?: number) => (row: RowNumber, col: ColumnKey): Summary | null =>
+  v[row]?.[col] ? summarize(v[row]![col]!, itemSe === undefined ? [] : v[row]![col]!.map(() => itemSe)) : null;
 const find = (rs: FindingResult[], id: string) => rs.find((r) => r.finding.id === id)!;
 
 describe("Student's t and Welch's test", () => {
@@ -30,7 +32,7 @@ describe("Student's t and Welch's test", () => {
     expect(oneSample(summarize([49, 51, 50]), 55)!.diff).toBeCloseTo(-5, 10);
   });
   it('summaries keep missing as missing: no values → mean null, n 0; n = 1 → std null', () => {
-    expect(summarize([])).toEqual({ values: [], n: 0, mean: null, std: null });
+    expect(summarize([])).toEqual({ values: [], n: 0, mean: null, std: null, itemSe: null });
     expect(summarize([NaN, 3])).toMatchObject({ n: 1, mean: 3, std: null });
   });
 });
@@ -98,6 +100,28 @@ describe('verdicts of the findings', () => {
     expect(r.verdict).toBe('contradicted');
     expect(r.checks[0]!.reason).toMatch(/row 1 NLVR² − 55/);
   });
+  it("the test set's own error counts: seeds that agree exactly on a small test set prove nothing", () => {
+    // What real smoke runs gave: every seed of rows 1 and 2 scored 62.5 % on 16 NLVR² statements (se 12.5).
+    const same: Values = { 1: { nlvr2: [62.5, 62.5, 62.5] }, 3: { nlvr2: [62.5, 62.5, 62.5] }, 2: { nlvr2: [62.5, 62.5, 62.5] } };
+    expect(find(evaluateFindings(lookup(same), 'smoke'), 'nlvr2-needs-mlm').verdict).toBe('contradicted'); // without the item error: "exact"
+    const r = find(evaluateFindings(lookup(same, 12.5), 'smoke'), 'nlvr2-needs-mlm');
+    expect(r.verdict).toBe('inconclusive');
+    expect(r.checks[0]!.ci95![1] - r.checks[0]!.ci95![0]).toBeCloseTo(2 * 1.959964 * 12.5, 3); // normal: the seed part is 0
+    // A large effect still stands out of a small item error.
+    const clear: Values = { 1: { vqa: [40, 40, 40] }, 2: { vqa: [48, 48, 48] } };
+    expect(find(evaluateFindings(lookup(clear, 1), 'smoke'), 'mlm-vqa').verdict).toBe('reproduced');
+    expect(find(evaluateFindings(lookup(clear, 5), 'smoke'), 'mlm-vqa').verdict).toBe('inconclusive');
+  });
+
+  it('adds the item variance to the seed variance of each side', () => {
+    const a = summarize([1, 3], [2, 2]); // s² = 2, n = 2, itemSe 2
+    const b = summarize([5, 7, 9], [1, 3, 3]); // s² = 4, n = 3, itemSe √(19/3)
+    expect(b.itemSe).toBeCloseTo(Math.sqrt(19 / 3), 12);
+    const t = welch(a, b)!;
+    expect(t.se).toBeCloseTo(Math.sqrt(2 / 2 + 4 / 3 + 4 + 19 / 3), 12);
+    expect(t.df).toBeCloseTo(t.se ** 4 / ((2 / 2) ** 2 / 1 + (4 / 3) ** 2 / 2), 9);
+  });
+
   it('every finding names rows 1–6 and a metric column', () => {
     expect(FINDINGS.map((f) => f.id)).toEqual(['mlm-vqa', 'itm-vqa', 'itm-retrieval', 'nlvr2-needs-mlm', 'sampling-vqa', 'sampling-retrieval', 'sampling-nlvr2', 'backbone']);
   });

@@ -66,7 +66,8 @@ export function renderMarkdown(tables: readonly ScaleTable[], opts: { source: st
       '',
     );
     out.push(
-      `Test: Welch's t over seeds, one-sided at α = ${VERDICT_ALPHA} each way (NLVR² convergence: one-sample t against chance + ${NLVR2_CONVERGED_MARGIN}); ` +
+      `Test: Welch's t over seeds, one-sided at α = ${VERDICT_ALPHA} each way, each row's variance = spread over seeds + the test set's own error (the runs' _se); ` +
+        `NLVR² convergence: one-sample t against chance + ${NLVR2_CONVERGED_MARGIN}; ` +
         `thresholds in packages/eval/src/table6/findings.ts.`,
       '',
     );
@@ -137,7 +138,9 @@ export function toJson(tables: readonly ScaleTable[], meta: Record<string, unkno
   return {
     ...meta,
     method: {
-      test: "Welch's t test over seeds (unequal variances), one-sided in each direction; NLVR² convergence: one-sample t test against chance + margin",
+      test:
+        "Welch's t test over seeds (unequal variances), one-sided in each direction; each row's variance is the spread over seeds (s²/n) plus the test items' " +
+        'squared standard error (the runs\' <metric>_se, shared by all seeds); NLVR² convergence: one-sample t test against chance + margin',
       alpha: VERDICT_ALPHA,
       nlvr2ConvergedMargin: NLVR2_CONVERGED_MARGIN,
       thresholdsIn: 'packages/eval/src/table6/findings.ts',

@@ -3,6 +3,12 @@
  * between two rows (unequal variances, Welch–Satterthwaite degrees of freedom). Student's t
  * distribution is computed from the regularised incomplete beta function (continued fraction),
  * so no statistics package is needed.
+ *
+ * The uncertainty of a row's mean has two parts: the spread over seeds (s²/n) and the test set's
+ * own sampling error (the runs' `<metric>_se`, over test items). Every seed is scored on the same
+ * test set, so the second does not shrink with more seeds; it is added as a known variance
+ * (sqrt of the mean of se² over the runs). Without it, seeds that all land on the same score of a
+ * small test set would look exact.
  */
 
 export interface Summary {
@@ -13,15 +19,19 @@ export interface Summary {
   mean: number | null;
   /** Sample standard deviation over seeds (n − 1); null when n < 2. */
   std: number | null;
+  /** Standard error over test items (root mean square of the runs' `_se`); null when the runs report none. */
+  itemSe: number | null;
 }
 
-export function summarize(values: readonly number[]): Summary {
+export function summarize(values: readonly number[], itemSes: readonly number[] = []): Summary {
   const xs = values.filter((v) => Number.isFinite(v));
+  const ses = itemSes.filter((v) => Number.isFinite(v) && v >= 0);
+  const itemSe = ses.length ? Math.sqrt(ses.reduce((a, v) => a + v * v, 0) / ses.length) : null;
   const n = xs.length;
-  if (n === 0) return { values: [], n: 0, mean: null, std: null };
+  if (n === 0) return { values: [], n: 0, mean: null, std: null, itemSe: null };
   const mean = xs.reduce((a, b) => a + b, 0) / n;
   const std = n < 2 ? null : Math.sqrt(xs.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
-  return { values: xs, n, mean, std };
+  return { values: xs, n, mean, std, itemSe };
 }
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; ~15 significant digits). */
@@ -120,32 +130,39 @@ function tResult(diff: number, se: number, df: number): WelchResult {
     // No spread at all: the difference is exact.
     return { diff, se, df, ci95: [diff, diff], pAbove: (m) => (diff > m ? 0 : 1), pBelow: (m) => (diff < m ? 0 : 1) };
   }
-  const q = studentTQuantile(0.975, df);
+  const dfUsed = Math.min(df, 1e7); // infinite df (all variance known): t is normal, as it is at 1e7 to 6 digits
+  const q = studentTQuantile(0.975, dfUsed);
   return {
     diff,
     se,
     df,
     ci95: [diff - q * se, diff + q * se],
-    pAbove: (m) => 1 - studentTCdf((diff - m) / se, df),
-    pBelow: (m) => studentTCdf((diff - m) / se, df),
+    pAbove: (m) => 1 - studentTCdf((diff - m) / se, dfUsed),
+    pBelow: (m) => studentTCdf((diff - m) / se, dfUsed),
   };
 }
 
 /**
  * Welch's t test of mean(b) − mean(a). Needs n ≥ 2 on each side (a spread over seeds); returns
- * null otherwise. When both sides have zero spread the difference is taken as exact (p = 0 or 1).
+ * null otherwise. Each side's variance is s²/n plus its test-item variance (itemSe²); the degrees
+ * of freedom are Welch–Satterthwaite's over the seed parts (the item parts count as known). With
+ * no spread and no item error at all, the difference is taken as exact (p = 0 or 1).
  */
 export function welch(a: Summary, b: Summary): WelchResult | null {
   if (a.n < 2 || b.n < 2 || a.mean === null || b.mean === null) return null;
-  const va = a.std! ** 2 / a.n;
-  const vb = b.std! ** 2 / b.n;
-  const se = Math.sqrt(va + vb);
-  const df = se === 0 ? Infinity : (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1));
+  const sa = a.std! ** 2 / a.n;
+  const sb = b.std! ** 2 / b.n;
+  const se = Math.sqrt(sa + sb + (a.itemSe ?? 0) ** 2 + (b.itemSe ?? 0) ** 2);
+  const seedTerms = sa ** 2 / (a.n - 1) + sb ** 2 / (b.n - 1);
+  const df = seedTerms === 0 ? Infinity : se ** 4 / seedTerms;
   return tResult(b.mean - a.mean, se, df);
 }
 
 /** One-sample t test of mean(a) against a constant (n ≥ 2), in the same shape as `welch`. */
 export function oneSample(a: Summary, constant: number): WelchResult | null {
   if (a.n < 2 || a.mean === null) return null;
-  return tResult(a.mean - constant, a.std! / Math.sqrt(a.n), a.n - 1);
+  const s = a.std! ** 2 / a.n;
+  const se = Math.sqrt(s + (a.itemSe ?? 0) ** 2);
+  const df = s === 0 ? Infinity : (a.n - 1) * (se ** 4 / s ** 2);
+  return tResult(a.mean - constant, se, df);
 }

@@ -138,7 +138,7 @@ describe('eval:table6 from the local store', () => {
     const md = result.markdown;
     expect(md).toMatch(/\| row \| MLM \| ITM \| sampling \| backbone \| VQA \| TR R@1 \| IR R@1 \| NLVR² \|/);
     expect(md).toMatch(/\| 5 \| ✓ \| ✓ \| ✓ \| resnet50 \(resnet-smoke\) \| 53\.00 ± 0\.60 \(n=3\) \|/);
-    expect(md).toMatch(/\| MLM pre-training adds about 7\.6 to VQA \(row 2 vs row 1\) \| REPRODUCED \| VQA: row 2 − row 1 \(paper \+7\.6\) = 8\.00, 95 % CI \[6\.64, 9\.36\]/);
+    expect(md).toMatch(/\| MLM pre-training adds about 7\.6 to VQA \(row 2 vs row 1\) \| REPRODUCED \| VQA: row 2 − row 1 \(paper \+7\.6\) = 8\.00, 95 % CI \[6\.67, 9\.33\]/);
     const perType = result.tables[0]!.perType.find((p) => p.type === 'colour')!;
     expect(perType.effects[0]!.diff).toBeCloseTo(18, 10); // MLM adds 8 overall and 10 more on colour
     expect(result.tables[0]!.perType.find((p) => p.type === 'count')!.effects[0]!.diff).toBeCloseTo(0, 10);

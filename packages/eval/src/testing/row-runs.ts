@@ -59,7 +59,7 @@ export async function logRowRun(tracker: Tracker, s: RowRunSpec): Promise<RunHan
 export function rowMetrics(means: { vqa?: number; tr?: number; ir?: number; nlvr2?: number }, seed: number, spread = 1): Record<string, number> {
   const jitter = [0, 1, -1, 0.5, -0.5, 0.8, -0.8][seed % 7]! * spread;
   const m: Record<string, number> = {};
-  if (means.vqa !== undefined) Object.assign(m, { 'vqa.test.score': means.vqa + jitter, 'vqa.test.score_se': 1, 'vqa.test.n': 48 });
+  if (means.vqa !== undefined) Object.assign(m, { 'vqa.test.score': means.vqa + jitter, 'vqa.test.score_se': 0.2, 'vqa.test.n': 48 });
   if (means.tr !== undefined) {
     Object.assign(m, { 'retrieval.test.tr_r1': means.tr + jitter, 'retrieval.test.tr_r5': Math.min(100, means.tr + 20 + jitter), 'retrieval.test.tr_r10': Math.min(100, means.tr + 30 + jitter) });
   }
