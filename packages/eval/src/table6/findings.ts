@@ -170,7 +170,7 @@ function decide(check: Check, t: WelchResult, margin: number, expectAbove: boole
   if (pOpp < VERDICT_ALPHA) {
     return { ...base, verdict: 'contradicted', reason: `${what} = ${fmt(t.diff)}, ${ci}: significantly the other way (p ${fmtP(pOpp)} < ${VERDICT_ALPHA})` };
   }
-  return { ...base, verdict: 'inconclusive', reason: `${what} = ${fmt(t.diff)}, ${ci}, p ${fmtP(p)}: not significant at ${VERDICT_ALPHA} given the spread over seeds` };
+  return { ...base, verdict: 'inconclusive', reason: `${what} = ${fmt(t.diff)}, ${ci}, p ${fmtP(p)}: not significant at ${VERDICT_ALPHA} given the spread over seeds and the test set's error` };
 }
 
 export function evaluateCheck(check: Check, cells: CellLookup, scale: string): CheckResult {
