@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MlflowClient, openTracker } from '@pixel-bert/tracking';
+import { compare } from '../compare/compare';
 import { runEvalCli } from '../testing/cli';
 import { logRowRun, rowMetrics } from '../testing/row-runs';
 import { table6, type Table6Result } from './report';
@@ -65,6 +66,13 @@ describe('eval:table6 from a real MLflow server', () => {
     expect(files).toEqual(['table6/report.html', 'table6/table6.csv', 'table6/table6.json', 'table6/table6.md', 'table6/table6.png', 'table6/table6.svg']);
     const md = new TextDecoder().decode(await client.downloadArtifact(remote.info.artifactUri, 'table6/table6.md'));
     expect(md).toBe(result.markdown);
+  });
+
+  it('eval:compare reads the same server: rows 4 and 5 of seed 0 differ in pixel sampling, their VQA by +3', async () => {
+    const c = await compare({ rows: [4, 5], seed: 0, trackingUri: uri, experiment, runsDir: join(dir, 'reader-runs'), env: {} });
+    expect([c.a.store, c.b.store]).toEqual(['server', 'server']);
+    expect(c.specDifferences.map((d) => d.key)).toEqual(['name', 'pretrain.pixelSampling.enabled', 'row']);
+    expect(c.metrics.find((m) => m.key === 'vqa.test.score')!.delta).toBeCloseTo(3, 10);
   });
 
   it('the CLI prints the table from the server; an experiment without runs exits 2 and says where it looked', () => {
