@@ -62,7 +62,7 @@ describe('the attention grid', () => {
     expect((await hotSpot(png, L.tileOrigin(0), tile, [64, 64])).count).toBe(0);
   });
 
-  it('upsamples bilinearly between cell centres, scaled by the largest weight; cells not in the sequence count as 0', () => {
+  it('upsamples bilinearly between cell centres, scaled between the smallest and largest weight; cells not in the sequence count as 0', () => {
     const w = new Float32Array([0, 2, NaN, 1]); // 2×2 grid, stride 2 → 4×4 image
     const up = upsample(w, [2, 2], 2, 4, 4);
     expect(up[0 * 4 + 3]).toBeCloseTo(1, 6); // top-right corner: cell (0, 1), the maximum
