@@ -158,7 +158,7 @@ describe('spec hash', () => {
 
 describe('overrides', () => {
   it('applies --set with type checking', () => {
-    const r = loadRowSpec({ row: 4, scale: 'small', set: ['model.encoder.layers=2', 'pretrain.decayEpochs=[2, 3]', 'backend=wasm'] });
+    const r = loadRowSpec({ row: 4, scale: 'small', set: ['model.encoder.layers=2', 'pretrain.epochs=4', 'pretrain.decayEpochs=[2, 3]', 'backend=wasm'] });
     expect(r.spec.model.encoder.layers).toBe(2);
     expect(r.spec.pretrain.decayEpochs).toEqual([2, 3]);
     expect(r.spec.backend).toBe('wasm');
