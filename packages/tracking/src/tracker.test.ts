@@ -187,7 +187,9 @@ describe('live delivery refused by the server', () => {
 
 describe('process events: a clean shutdown never leaves a run RUNNING', () => {
   const child = (mode: string, runsDir: string, experiment: string) =>
-    spawn(join(workspaceRoot(), 'node_modules/.bin/tsx'), [join(workspaceRoot(), 'packages/tracking/src/testing/child-run.ts'), mode], {
+    // node with tsx's loader, not the tsx binary: that runs the script in a child of its own, and a
+    // signal to the binary reaches the script only through its relay (a race under load).
+    spawn(process.execPath, ['--import', 'tsx', join(workspaceRoot(), 'packages/tracking/src/testing/child-run.ts'), mode], {
       env: { ...process.env, PIXEL_BERT_RUNS_DIR: runsDir, MLFLOW_TRACKING_URI: uri, CHILD_EXPERIMENT: experiment },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
