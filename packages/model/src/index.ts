@@ -11,3 +11,4 @@ export * from './pixelbert';
 export * from './backbone/index';
 export * from './weights/index';
 export * from './spec-config';
+export { fastPaths, setFastPaths, type FastPaths } from './fast/fast-paths';

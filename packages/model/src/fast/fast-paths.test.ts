@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend/init';
 import { BN_EPS, batchNorm, createBatchNorm } from '../backbone/layers';
 import { createLayerNorm, layerNorm } from '../encoder/nn';
+import { retrievalLoss } from '../heads/losses';
 import { ParamScope } from '../params';
 import { fusedBatchNormTrain } from './batch-norm';
 import { deviceDropout } from './dropout';
@@ -112,5 +113,29 @@ describe('fast paths give the stock gradients', () => {
     expect(maxDiff(tf.where(kept, tf.div(x, 0.9), tf.zerosLike(x)), a)).toBeLessThan(1e-6);
     const [dx] = tf.grads((t: tf.Tensor) => tf.sum(deviceDropout(t, 0.1, 42)) as tf.Scalar)([x]);
     expect(maxDiff(dx!, tf.where(kept, tf.fill(x.shape, 1 / 0.9), tf.zerosLike(x)))).toBeLessThan(1e-6);
+  });
+
+  it("retrieval hard negatives chosen on the device: the host's choice, ties to the lower column, same loss and gradient", () => {
+    const rows = [
+      [1.0, 0.2, 3.0, -1.0, 2.5, 0.0],
+      [0.0, 2.0, 2.0, 2.0, -3.0, 2.0], // ties: columns 1 and 2 win
+      [5.0, -1.0, -2.0, -3.0, -4.0, -5.0],
+    ];
+    const s = tf.tensor2d(rows);
+    for (const hard of [1, 2, 5]) {
+      const f = (t: tf.Tensor) => retrievalLoss(t as tf.Tensor2D, hard);
+      setFastPaths('none');
+      const [gHost] = tf.grads(f)([s]);
+      const lHost = f(s).dataSync()[0]!;
+      setFastPaths('all');
+      const [gDev] = tf.grads(f)([s]);
+      expect(f(s).dataSync()[0]).toBe(lHost);
+      expect(Array.from(gDev!.dataSync()), `hard ${hard}`).toEqual(Array.from(gHost!.dataSync()));
+    }
+    // Scores computed inside the step (freed before the backward pass reaches the choice).
+    const w = tf.variable(tf.tensor2d([[0.5], [-1], [2]]));
+    const feats = tf.randomNormal([8, 3], 0, 1, 'float32', 13);
+    const { grads } = tf.variableGrads(() => retrievalLoss(tf.matMul(feats, w).reshape([2, 4]) as tf.Tensor2D, 2), [w]);
+    expect(Number.isFinite(grads[w.name]!.dataSync()[0]!)).toBe(true);
   });
 });

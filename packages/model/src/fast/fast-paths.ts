@@ -23,9 +23,11 @@ export interface FastPaths {
    * function of (seed, step)).
    */
   deviceDropout: boolean;
+  /** The retrieval loss's hard negatives chosen by top-k on the device instead of from scores read to the host; every backend. */
+  deviceHardNegatives: boolean;
 }
 
-const DEFAULTS: FastPaths = { meanGrad: true, reluGrad: true, fusedBatchNorm: true, layerNorm: true, deviceDropout: true };
+const DEFAULTS: FastPaths = { meanGrad: true, reluGrad: true, fusedBatchNorm: true, layerNorm: true, deviceDropout: true, deviceHardNegatives: true };
 let current: FastPaths = { ...DEFAULTS };
 
 /** The switches now in force. */
@@ -37,7 +39,7 @@ export function fastPaths(): Readonly<FastPaths> {
 export function setFastPaths(p: Partial<FastPaths> | 'all' | 'none'): FastPaths {
   const prev = current;
   if (p === 'all') current = { ...DEFAULTS };
-  else if (p === 'none') current = { meanGrad: false, reluGrad: false, fusedBatchNorm: false, layerNorm: false, deviceDropout: false };
+  else if (p === 'none') current = { meanGrad: false, reluGrad: false, fusedBatchNorm: false, layerNorm: false, deviceDropout: false, deviceHardNegatives: false };
   else current = { ...current, ...p };
   return prev;
 }

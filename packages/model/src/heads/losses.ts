@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fastPaths } from '../fast/fast-paths';
 
 /**
  * Losses of the task heads and their masking conventions.
@@ -90,8 +91,10 @@ export function vqaLoss(logits: tf.Tensor2D, softScores: tf.Tensor2D): tf.Scalar
  * is one query: column 0 the true pair, columns 1..N its negatives (paper: 20
  * random negatives). The softmax cross-entropy of the true pair is taken against
  * only the `hard` highest-scoring negatives of the row (paper: 5), so gradients
- * flow through the positive and those k negatives alone. The selection reads the
- * current scores on the host (no gradient through the choice itself).
+ * flow through the positive and those k negatives alone. The choice is made on the
+ * device (top-k of the current scores; ties go to the lower column, as a stable sort
+ * would) with no gradient through the choice itself; with the fast path
+ * `deviceHardNegatives` off it is made on the host from the scores read back.
  */
 export function retrievalLoss(scores: tf.Tensor2D, hard: number): tf.Scalar {
   const [B, cols] = scores.shape;
@@ -100,15 +103,35 @@ export function retrievalLoss(scores: tf.Tensor2D, hard: number): tf.Scalar {
   if (!Number.isInteger(hard) || hard < 1 || hard > n) {
     throw new Error(`retrieval loss: hard negatives must be an integer in [1, ${n}], got ${hard}`);
   }
+  const keepMask = fastPaths().deviceHardNegatives ? hardNegativeMaskOnDevice(scores, hard) : hardNegativeMaskOnHost(scores, hard);
+  // Dropped negatives get −1e9: exp underflows to 0, so they neither count nor get gradient.
+  const masked = tf.where(keepMask, scores, tf.fill([B, cols], -1e9)) as tf.Tensor2D;
+  return softmaxCrossEntropy(masked, new Array<number>(B).fill(0));
+}
+
+/** (B, 1+N) bool: the true pair and the `hard` top-scoring negatives of each row, chosen on the device. */
+function hardNegativeMaskOnDevice(scores: tf.Tensor2D, hard: number): tf.Tensor2D {
+  const [B, cols] = scores.shape;
+  // A custom gradient of zero cuts the tape here: TopK has no gradient, and the choice gets none.
+  const choose = tf.customGrad(((s: tf.Tensor) => {
+    const { indices } = tf.topk(s.slice([0, 1], [B, cols - 1]), hard); // (B, hard) among the N negatives
+    // int32 one-hot then summed (the wasm backend's float32 oneHot is wrong): 1 at each chosen negative.
+    const chosen = tf.sum(tf.oneHot(indices, cols - 1, 1, 0, 'int32'), 1); // (B, N)
+    return { value: tf.concat([tf.ones([B, 1], 'int32'), chosen], 1), gradFunc: () => tf.zeros([B, cols]) }; // s itself may be freed by then
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return tf.cast(choose(scores), 'bool') as tf.Tensor2D;
+}
+
+/** The same mask from the scores read back to the host (stable sort: ties to the lower column). */
+function hardNegativeMaskOnHost(scores: tf.Tensor2D, hard: number): tf.Tensor2D {
+  const [B, cols] = scores.shape;
+  const n = cols - 1;
   const values = scores.dataSync();
-  const keep = new Float32Array(B * cols);
+  const keep = new Int32Array(B * cols);
   for (let b = 0; b < B; b++) {
     keep[b * cols] = 1; // the true pair
     const negs = Array.from({ length: n }, (_, j) => j + 1).sort((i, j) => values[b * cols + j]! - values[b * cols + i]!);
     for (const j of negs.slice(0, hard)) keep[b * cols + j] = 1;
   }
-  const keepMask = tf.tensor2d(keep, [B, cols]);
-  // Dropped negatives get −1e9: exp underflows to 0, so they neither count nor get gradient.
-  const masked = tf.where(tf.cast(keepMask, 'bool'), scores, tf.fill([B, cols], -1e9)) as tf.Tensor2D;
-  return softmaxCrossEntropy(masked, new Array<number>(B).fill(0));
+  return tf.cast(tf.tensor2d(keep, [B, cols], 'int32'), 'bool') as tf.Tensor2D;
 }
