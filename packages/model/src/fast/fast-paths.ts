@@ -120,7 +120,12 @@ export function installFastGradients(): void {
   }
 }
 
-/** ∂mean/∂x: dy / n broadcast over the reduced axes (tfjs: dy · ones(x.shape) / n). */
+/**
+ * ∂mean/∂x: dy / n broadcast over the reduced axes (tfjs: dy · ones(x.shape) / n, the ones filled
+ * in JavaScript). On tensorflow a broadcast (native Tile) of dy / n; elsewhere the stock formula
+ * with the ones made by the backend's Fill kernel — wasm's Tile is a slow loop (1.9 s per small
+ * step when it carried every Mean gradient), its Fill and broadcasting Multiply are not.
+ */
 function meanGrad(dy: tf.Tensor, x: tf.Tensor, attrs: NamedAttrMap): tf.Tensor {
   const axes = tf.util.parseAxisParam(attrs['axis'] as number | number[], x.shape);
   const expanded = x.shape.slice();
@@ -129,5 +134,7 @@ function meanGrad(dy: tf.Tensor, x: tf.Tensor, attrs: NamedAttrMap): tf.Tensor {
     n *= x.shape[a]!;
     expanded[a] = 1;
   }
-  return tf.broadcastTo(tf.div(tf.reshape(dy, expanded), n), x.shape);
+  const dyx = tf.reshape(dy, expanded);
+  if (onTensorflow()) return tf.broadcastTo(tf.div(dyx, n), x.shape);
+  return tf.div(tf.mul(dyx, tf.fill(x.shape, 1, 'float32')), n);
 }
