@@ -230,6 +230,7 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
             'train.samples_per_s': samplesPerS,
             // Live tensors after the step: flat across steps unless something leaks.
             'train.num_tensors': tf.memory().numTensors,
+            'train.rss_mb': Math.round(process.memoryUsage.rss() / 2 ** 20),
           },
           pos.globalStep,
         );
