@@ -11,6 +11,7 @@ faster one on CPU. Installed by tools/peer-pytorch/setup into its own venv.
 import argparse
 import json
 import math
+import os
 import resource
 import struct
 import sys
@@ -380,6 +381,10 @@ def main():
     # TensorFlow flushes denormal floats to zero in its threads; PyTorch on x86 does not unless asked,
     # and the optimiser's tiny second moments then run ~10x slower. The peer asks (a standard tuning).
     torch.set_flush_denormal(True)
+    # PIXEL_BERT_PEER_THREADS: intra-op threads (default: PyTorch's, one per core). On a machine
+    # other jobs load, PyTorch's OpenMP barriers wait on descheduled threads; 1 avoids that.
+    if os.environ.get("PIXEL_BERT_PEER_THREADS"):
+        torch.set_num_threads(int(os.environ["PIXEL_BERT_PEER_THREADS"]))
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
     a = ap.parse_args()

@@ -185,7 +185,7 @@ async function benchStage(stage: Stage, o: { scale: BenchScale; backend: string;
     images: r.images,
     shape: r.shape,
     ours: { backend: r.backend, provider: r.provider, ...oursSide, pct_of_peak: +((100 * oursSide.gflops) / peakOurs).toFixed(1) },
-    ...(peerSide ? { pytorch: peerSide, ratio: +(oursSide.samples_per_s / peerSide.samples_per_s).toFixed(3) } : {}),
+    ...(peerSide ? { pytorch: { backend: pr!.backend, ...peerSide }, ratio: +(oursSide.samples_per_s / peerSide.samples_per_s).toFixed(3) } : {}),
     ...(curve ? { loss_curve: curve } : {}),
     loadavg: { min: Math.min(...loads), max: Math.max(...loads) },
   };
