@@ -98,7 +98,9 @@ function startPeer(python: string, config: Record<string, unknown>): Worker {
   fs.writeFileSync(file, JSON.stringify(config));
   const args = [script, `--config=${file}`];
   // PYTHONWARNINGS: torch warns that NumPy is absent (the peer does not use it).
-  return new Worker('pytorch', spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, PYTHONWARNINGS: 'ignore' } }));
+  const child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, PYTHONWARNINGS: 'ignore' } });
+  child.once('exit', () => fs.rmSync(file, { force: true }));
+  return new Worker('pytorch', child);
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
