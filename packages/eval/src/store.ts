@@ -3,7 +3,7 @@
  * one, the local store otherwise (a local id also works while a server is configured).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { MlflowApiError, MlflowClient, TAGS, openTracker, type Tracker, type TrackedRun } from '@pixel-bert/tracking';
+import { MlflowApiError, MlflowClient, openTracker, trackedFromServer, type Tracker, type TrackedRun } from '@pixel-bert/tracking';
 import { DEFAULT_EXPERIMENT } from './table6/definitions';
 
 /** A user-facing problem (bad flag, unknown run, unreachable server): printed as is, exit code 2. */
@@ -55,20 +55,7 @@ export async function getRun(tracker: Tracker, runId: string): Promise<TrackedRu
   if (tracker.store.listRunIds().includes(runId)) return tracker.store.readRun(runId).run;
   if (tracker.client) {
     try {
-      const r = await tracker.client.getRun(runId);
-      return {
-        store: 'server',
-        runId: r.info.runId,
-        experiment: tracker.experiment,
-        runName: r.info.runName,
-        status: r.info.status as TrackedRun['status'],
-        startTime: r.info.startTime,
-        endTime: r.info.endTime,
-        parentRunId: r.tags[TAGS.parentRunId] ?? null,
-        params: r.params,
-        tags: r.tags,
-        metrics: r.metrics,
-      };
+      return trackedFromServer(await tracker.client.getRun(runId), tracker.experiment);
     } catch (e) {
       // MLflow answers an unknown id with 404 RESOURCE_DOES_NOT_EXIST (some versions: 400 INVALID_PARAMETER_VALUE).
       if (!(e instanceof MlflowApiError && (e.status === 404 || e.errorCode === 'RESOURCE_DOES_NOT_EXIST' || e.errorCode === 'INVALID_PARAMETER_VALUE'))) throw e;

@@ -1,5 +1,5 @@
 // Public face of @pixel-bert/tracking: MLflow runs that nothing can lose.
-export { openTracker, Tracker, RunHandle } from './tracker';
+export { openTracker, Tracker, RunHandle, trackedFromServer } from './tracker';
 export type { TrackerOptions, StartRunOptions, ParamValue, FindRunsOptions } from './tracker';
 export { TAGS, GIT_DIFF_ARTIFACT, SPEC_ARTIFACT } from './tags';
 export { MlflowClient } from './rest/client';

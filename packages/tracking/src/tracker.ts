@@ -9,7 +9,7 @@ import { JOURNAL_FILE, JournalWriter, readJournal, type JournalBody, type Journa
 import { LocalStore, writeFileAtomic, type RunQuery, type TrackedRun } from './local/store';
 import { collectMetadata } from './metadata';
 import { defaultRunsDir } from './paths';
-import { MlflowClient, type DatasetInput, type MetricPoint } from './rest/client';
+import { MlflowClient, type DatasetInput, type MetricPoint, type RemoteRun } from './rest/client';
 import { GIT_DIFF_ARTIFACT, SPEC_ARTIFACT, TAGS } from './tags';
 
 export interface TrackerOptions {
@@ -387,6 +387,23 @@ export interface FindRunsOptions extends RunQuery {
   source?: 'server' | 'local';
 }
 
+/** A server's run in the shape the local store gives its runs. */
+export function trackedFromServer(r: RemoteRun, experiment: string): TrackedRun {
+  return {
+    store: 'server',
+    runId: r.info.runId,
+    experiment,
+    runName: r.info.runName,
+    status: r.info.status as RunStatus,
+    startTime: r.info.startTime,
+    endTime: r.info.endTime,
+    parentRunId: r.tags[TAGS.parentRunId] ?? null,
+    params: r.params,
+    tags: r.tags,
+    metrics: r.metrics,
+  };
+}
+
 export class Tracker {
   readonly experiment: string;
   readonly uri: string | null;
@@ -512,19 +529,7 @@ export class Tracker {
       filter: clauses.join(' and '),
       orderBy: ['attributes.start_time DESC'],
     });
-    return runs.map((r) => ({
-      store: 'server' as const,
-      runId: r.info.runId,
-      experiment,
-      runName: r.info.runName,
-      status: r.info.status as RunStatus,
-      startTime: r.info.startTime,
-      endTime: r.info.endTime,
-      parentRunId: r.tags[TAGS.parentRunId] ?? null,
-      params: r.params,
-      tags: r.tags,
-      metrics: r.metrics,
-    }));
+    return runs.map((r) => trackedFromServer(r, experiment));
   }
 
   /** Every logged point of one metric, by step, from the store the run came from. */
