@@ -197,16 +197,19 @@ export function pixelBertForward(
   opts: ForwardOptions,
 ): PixelBertOutput {
   validateInputs(model, images, imageMask, tokenIds, tokenMask, opts.rowImage);
-  const { training, seed = 0, step = 0 } = opts;
-  if (training && opts.step === undefined) {
+  checkForwardOptions(opts);
+  const feats = backboneFeatures(model, images, imageMask, opts.backboneTraining ?? opts.training);
+  return forwardFromFeatures(model, feats, tokenIds, tokenMask, opts);
+}
+
+function checkForwardOptions(opts: ForwardOptions): void {
+  if (opts.training && opts.step === undefined) {
     throw new Error('pixelBertForward: options.step is required when training (dropout masks and pixel samples are drawn from (seed, step))');
   }
   const count = opts.pixelSampling?.count;
   if (count !== undefined && !(Number.isInteger(count) && count >= 1)) {
     throw new Error(`pixelBertForward: pixelSampling.count must be a positive integer (paper: 100), got ${count}`);
   }
-  const feats = backboneFeatures(model, images, imageMask, opts.backboneTraining ?? training);
-  return pixelBertForwardFeatures(model, feats, tokenIds, tokenMask, opts);
 }
 
 /** The CNN's pooled feature pixels of a batch of images and which of them are real (not padding). */
@@ -230,8 +233,14 @@ export function backboneFeatures(model: PixelBert, images: tf.Tensor4D, imageMas
  * reused every epoch.
  */
 export function pixelBertForwardFeatures(model: PixelBert, feats: ImageFeatures, tokenIds: tf.Tensor2D, tokenMask: tf.Tensor2D, opts: ForwardOptions): PixelBertOutput {
-  const { training, seed = 0, step = 0 } = opts;
   validateTokens(tokenIds, tokenMask, model.config);
+  checkForwardOptions(opts);
+  return forwardFromFeatures(model, feats, tokenIds, tokenMask, opts);
+}
+
+/** The forward pass from the CNN's features on, its inputs already checked. */
+function forwardFromFeatures(model: PixelBert, feats: ImageFeatures, tokenIds: tf.Tensor2D, tokenMask: tf.Tensor2D, opts: ForwardOptions): PixelBertOutput {
+  const { training, seed = 0, step = 0 } = opts;
   const ctx = forwardContext(training, model.config.dropout, seed, step);
   const imageFeatures = feats.features;
   const [nImages, h, w] = imageFeatures.shape;
