@@ -49,12 +49,12 @@ export async function openImageStore(
 export async function batchImages(store: ImageStore, b: Pick<StepBatch, 'imageIndex'>): Promise<BatchImages> {
   const unique = [...new Set(b.imageIndex)];
   const pos = new Map(unique.map((f, i) => [f, i]));
-  const ib = await store.batch(unique);
-  return {
-    images: tf.tensor4d(ib.pixels, [ib.batch, ib.height, ib.width, 3]),
-    mask: tf.tensor3d(ib.mask, [ib.batch, ib.height, ib.width], 'int32'),
-    rowImage: Int32Array.from(b.imageIndex, (f) => pos.get(f)!),
-  };
+  return { ...imageTensors(await store.batch(unique)), rowImage: Int32Array.from(b.imageIndex, (f) => pos.get(f)!) };
+}
+
+/** A collated batch as the model takes it: pixels (B, H, W, 3) and their validity mask (B, H, W). */
+export function imageTensors(ib: ImageBatch): { images: tf.Tensor4D; mask: tf.Tensor3D } {
+  return { images: tf.tensor4d(ib.pixels, [ib.batch, ib.height, ib.width, 3]), mask: tf.tensor3d(ib.mask, [ib.batch, ib.height, ib.width], 'int32') };
 }
 
 /** Examples [from, to) of a batch, as a batch of their own (a micro-batch). */

@@ -19,11 +19,11 @@ import {
   type PixelBertConfig,
 } from '@pixel-bert/model';
 import type { RunHandle, Tracker } from '@pixel-bert/tracking';
-import { AdamW, Sgd, batchNormNoDecay, bertNoDecay, lrAt, type PaperOptimizers } from '../optim/index';
+import { createOptimizers, lrAt, type PaperOptimizers } from '../optim/index';
 import type { CachedStage, RunCache } from './cache';
 import { hasCheckpoint, loadTrainState, removeCheckpoints, saveTrainState, type TrainPosition } from './checkpoint';
 import { stageHash, codeVersion } from './hash';
-import { batchImages, chunks, openImageStore, sliceBatch, type ImageStore } from './images';
+import { batchImages, chunks, imageTensors, openImageStore, sliceBatch, type ImageStore } from './images';
 import { checkpointDir } from './paths';
 import { Progress } from './progress';
 import { Interrupted, StageFailed, stopState } from './signals';
@@ -114,15 +114,7 @@ function optimisersFor(def: StageDef, ctx: StageContext, model: PixelBert, extra
   else transformer = g.transformer.filter((v) => /^(embeddings|encoder|cls)\./.test(v.name));
   // Extra parameters (a stand-in stage's classifier) train with the group of what they sit on.
   (which === 'backbone' ? cnn : transformer).push(...[...extra.values()].filter((v) => v.trainable));
-  const o = ctx.spec.optim;
-  return {
-    opt: {
-      cnn: new Sgd(cnn, { momentum: o.cnn.momentum, weightDecay: o.cnn.weightDecay, noDecay: batchNormNoDecay }),
-      transformer: new AdamW(transformer, { beta1: o.transformer.beta1, beta2: o.transformer.beta2, weightDecay: o.transformer.weightDecay, noDecay: bertNoDecay }),
-    },
-    cnn,
-    transformer,
-  };
+  return { opt: createOptimizers(ctx.spec.optim, { cnn, transformer }), cnn, transformer };
 }
 
 /** Runs one stage, or takes it from the run cache. */
@@ -188,10 +180,7 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
       extra,
       spec,
       log: ctx.log,
-      images: async (ix) => {
-        const b = await store.batch(ix);
-        return { images: tf.tensor4d(b.pixels, [b.batch, b.height, b.width, 3]), mask: tf.tensor3d(b.mask, [b.batch, b.height, b.width], 'int32') };
-      },
+      images: async (ix) => imageTensors(await store.batch(ix)),
     };
     const save = () => saveTrainState(ckptDir, hash, model.params, extra, opt, pos);
     progress = new Progress(`[${def.kind}]`, totalSteps, pos.globalStep, { tty: o.tty, logEvery: spec.trainer.logEvery, write: o.write });
