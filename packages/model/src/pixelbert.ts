@@ -54,6 +54,7 @@ export interface PixelBertConfig {
   maxTextLength: number; // position table size: the longest token sequence incl. [CLS]/[SEP]
   dropout: number; // BERT: 0.1, on embeddings, attention probabilities and block outputs
   pixelPositionEmbedding: boolean; // not in the paper: off unless an ablation asks for it
+  pixelLayerNorm?: boolean; // not in the paper: LayerNorm over each pixel token (default off)
   maxPixelGrid?: number; // side of the pixel position table (default 64)
   taskHeads: TaskHead[];
   answerVocabSize?: number; // VQA answers (paper: 3129); required with 'vqa'
@@ -124,6 +125,7 @@ export function createPixelBert(config: PixelBertConfig, seed = 0): PixelBert {
       channels: backbone.outChannels,
       hidden: d,
       positionEmbedding: config.pixelPositionEmbedding,
+      layerNorm: config.pixelLayerNorm ?? false,
       maxGrid: config.maxPixelGrid ?? 64,
     }),
     textEmbedding: createTextEmbedding(root.child('embeddings'), config),

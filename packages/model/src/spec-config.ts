@@ -23,6 +23,7 @@ export function pixelBertConfigFor(model: Spec['model'], o: SpecConfigOptions): 
     maxTextLength: e.maxTextLength,
     dropout: e.dropout,
     pixelPositionEmbedding: model.pixelPositionEmbedding,
+    pixelLayerNorm: model.pixelLayerNorm,
     taskHeads: o.taskHeads,
     ...(o.answerVocabSize !== undefined ? { answerVocabSize: o.answerVocabSize } : {}),
   };

@@ -227,6 +227,8 @@ const specShape = {
     encoder: Encoder,
     /** The paper adds no spatial position embedding to pixels (Section 3.2); kept as an option. */
     pixelPositionEmbedding: z.boolean(),
+    /** Not in the paper (eq. 5 has none): LayerNorm over each pixel token, as eq. (4) over each word. */
+    pixelLayerNorm: z.boolean(),
     init: z.strictObject({ backbone: InitSource, text: InitSource }),
   }),
   init: InitStages,

@@ -85,6 +85,26 @@ describe('pixel embedding (eq. 5)', () => {
     expect(tf.max(tf.abs(tf.sub(sampled, want))).dataSync()[0]).toBeLessThan(1e-5);
   });
 
+  it('optional LayerNorm (off the paper\'s path) normalises each pixel token: LayerNorm(v_k + s_v)', () => {
+    root = ParamScope.root(3);
+    const cfg = { channels: 5, hidden: 4, positionEmbedding: false, maxGrid: 8 };
+    const plain = createPixelEmbedding(root.child('plain'), cfg);
+    const normed = createPixelEmbedding(root.child('normed'), { ...cfg, layerNorm: true });
+    expect(root.registry.has('normed.LayerNorm.weight')).toBe(true);
+    expect([...root.registry.keys()].some((k) => k.startsWith('plain.LayerNorm'))).toBe(false);
+    tf.tidy(() => {
+      normed.projection.weight.assign(plain.projection.weight);
+      normed.projection.bias.assign(plain.projection.bias);
+      normed.s_v.assign(plain.s_v);
+    });
+    const feats = tf.randomNormal([1, 2, 2, 5], 0, 3, 'float32', 4) as tf.Tensor4D;
+    const sel = allPixels(new Float32Array(4).fill(1), 1, 4);
+    const v = pixelEmbeddingForward(plain, feats, sel, evalCtx);
+    const want = tf.div(tf.sub(v, tf.mean(v, -1, true)), tf.sqrt(tf.add(tf.moments(v, -1, true).variance, 1e-12)));
+    const got = pixelEmbeddingForward(normed, feats, sel, evalCtx);
+    expect(tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]).toBeLessThan(1e-4);
+  });
+
   it('optional row/column position embedding follows each pixel to where sampling puts it', () => {
     root = ParamScope.root(2);
     const p = createPixelEmbedding(root.child('pixel_embeddings'), { channels: 3, hidden: 4, positionEmbedding: true, maxGrid: 4 });

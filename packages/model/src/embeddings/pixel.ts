@@ -2,10 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { ParamScope } from '../params';
 import {
   BERT_INIT_STD,
+  createLayerNorm,
   createLinear,
+  layerNorm,
   dropout,
   linear,
   type ForwardContext,
+  type LayerNorm,
   type Linear,
 } from '../encoder/nn';
 import type { PixelSelection } from '../sampling/pixel-sampling';
@@ -21,7 +24,9 @@ import type { PixelSelection } from '../sampling/pixel-sampling';
  *
  * The paper adds no spatial position embedding; `positionEmbedding: true` adds a
  * learned row + column embedding (an option for ablations, off by default).
- * No LayerNorm here: eq. (5) has none (the text side's eq. (4) has one).
+ * No LayerNorm here by default: eq. (5) has none (the text side's eq. (4) has one). `layerNorm:
+ * true` normalises each pixel token as eq. (4) does each word (LayerNorm(v_k + s_v)), as UNITER and
+ * LXMERT do their visual features — an option off the paper's path (see experiments/scales/small.yaml).
  * Dropout (training only) as on BERT's embedding output, so both modalities
  * enter the encoder with the same regularisation.
  */
@@ -31,6 +36,8 @@ export interface PixelEmbeddingConfig {
   positionEmbedding: boolean;
   /** Largest feature grid side the position table covers (only with positionEmbedding). */
   maxGrid: number;
+  /** LayerNorm over each pixel token (not in the paper; default off). */
+  layerNorm?: boolean;
 }
 
 export interface PixelEmbedding {
@@ -39,6 +46,7 @@ export interface PixelEmbedding {
   s_v: tf.Variable; // [d]
   row_embeddings?: tf.Variable; // [maxGrid, d]
   col_embeddings?: tf.Variable; // [maxGrid, d]
+  LayerNorm?: LayerNorm;
 }
 
 export function createPixelEmbedding(scope: ParamScope, config: PixelEmbeddingConfig): PixelEmbedding {
@@ -53,6 +61,7 @@ export function createPixelEmbedding(scope: ParamScope, config: PixelEmbeddingCo
     p.row_embeddings = scope.child('row_embeddings').variable('weight', [maxGrid, hidden], init);
     p.col_embeddings = scope.child('col_embeddings').variable('weight', [maxGrid, hidden], init);
   }
+  if (config.layerNorm) p.LayerNorm = createLayerNorm(scope.child('LayerNorm'), hidden);
   return p;
 }
 
@@ -118,6 +127,7 @@ export function pixelEmbeddingForward(
     });
     v = tf.add(v, tf.add(tf.gather(p.row_embeddings, rows), tf.gather(p.col_embeddings, cols)));
   }
+  if (p.LayerNorm) v = layerNorm(p.LayerNorm, v);
   return dropout(ctx, v).reshape([B, k, d]) as tf.Tensor3D; // (B, k, d)
 }
 
