@@ -113,6 +113,18 @@ describe('verdicts of the findings', () => {
     expect(find(evaluateFindings(lookup(clear, 5), 'smoke'), 'mlm-vqa').verdict).toBe('inconclusive');
   });
 
+  it('"at least as good" (row 4 vs rows 2 and 3) is non-inferiority: within the margin holds, clearly below contradicts, a wide spread is inconclusive', () => {
+    const cols = (x: number[]) => ({ vqa: x, tr_r1: x, ir_r1: x, nlvr2: x });
+    const at = (row4: number[]) => find(evaluateFindings(lookup({ 2: cols([50, 51, 49]), 3: cols([50, 50.5, 49.5]), 4: cols(row4) }), 'small'), 'mlm-itm-combined');
+    expect(at([50, 50.5, 49.5]).verdict).toBe('reproduced'); // level with both: inside the 2-point margin
+    expect(at([55, 56, 54]).verdict).toBe('reproduced');
+    const worse = at([44, 45, 43]);
+    expect(worse.verdict).toBe('contradicted');
+    expect(worse.checks).toHaveLength(8);
+    expect(worse.checks[0]!.reason).toMatch(/significantly below/);
+    expect(at([40, 50, 60]).verdict).toBe('inconclusive');
+  });
+
   it('adds the item variance to the seed variance of each side', () => {
     const a = summarize([1, 3], [2, 2]); // s² = 2, n = 2, itemSe 2
     const b = summarize([5, 7, 9], [1, 3, 3]); // s² = 4, n = 3, itemSe √(19/3)
@@ -123,6 +135,6 @@ describe('verdicts of the findings', () => {
   });
 
   it('every finding names rows 1–6 and a metric column', () => {
-    expect(FINDINGS.map((f) => f.id)).toEqual(['mlm-vqa', 'itm-vqa', 'itm-retrieval', 'nlvr2-needs-mlm', 'sampling-vqa', 'sampling-retrieval', 'sampling-nlvr2', 'backbone']);
+    expect(FINDINGS.map((f) => f.id)).toEqual(['mlm-vqa', 'itm-vqa', 'itm-retrieval', 'nlvr2-needs-mlm', 'mlm-itm-combined', 'sampling-vqa', 'sampling-retrieval', 'sampling-nlvr2', 'backbone']);
   });
 });

@@ -46,7 +46,22 @@ export interface ConvergenceCheck {
   paper: string;
 }
 
-export type Check = IncreaseCheck | ConvergenceCheck;
+/**
+ * b is at least as good as a: non-inferiority, b − a > −NONINFERIORITY_MARGIN significantly
+ * (reproduced), b significantly below a (contradicted), otherwise inconclusive.
+ */
+export interface NotBelowCheck {
+  kind: 'notBelow';
+  column: ColumnKey;
+  a: RowNumber;
+  b: RowNumber;
+  paper: string;
+}
+
+export type Check = IncreaseCheck | ConvergenceCheck | NotBelowCheck;
+
+/** Points by which "at least as good" may fall short and still hold (non-inferiority margin). */
+export const NONINFERIORITY_MARGIN = 2;
 
 export interface Finding {
   id: string;
@@ -82,6 +97,13 @@ export const FINDINGS: readonly Finding[] = [
       { kind: 'convergence', column: 'nlvr2', row: 3, converged: false, paper: 'does not converge' },
       { kind: 'convergence', column: 'nlvr2', row: 2, converged: true, paper: 'converges' },
     ],
+  },
+  {
+    id: 'mlm-itm-combined',
+    claim: 'MLM and ITM together (row 4) are at least as good as either alone (rows 2 and 3) on every task',
+    checks: ([2, 3] as const).flatMap((a) =>
+      (['vqa', 'tr_r1', 'ir_r1', 'nlvr2'] as const).map((column) => ({ kind: 'notBelow' as const, column, a, b: 4 as const, paper: 'row 4 best of rows 1–4' })),
+    ),
   },
   {
     id: 'sampling-vqa',
@@ -174,6 +196,19 @@ function decide(check: Check, t: WelchResult, margin: number, expectAbove: boole
 }
 
 export function evaluateCheck(check: Check, cells: CellLookup, scale: string): CheckResult {
+  if (check.kind === 'notBelow') {
+    const missing = untestable(check, [check.a, check.b], cells, -NONINFERIORITY_MARGIN);
+    if (missing) return missing;
+    const t = welch(cells(check.a, check.column)!, cells(check.b, check.column)!)!;
+    const what = `${label(check.column)}: row ${check.b} − row ${check.a} (at least as good: tested against −${NONINFERIORITY_MARGIN})`;
+    const pNotBelow = t.pAbove(-NONINFERIORITY_MARGIN);
+    const pBelow = t.pBelow(0);
+    const ci = `95 % CI [${fmt(t.ci95[0])}, ${fmt(t.ci95[1])}]`;
+    const base = { check, diff: t.diff, ci95: t.ci95, p: pNotBelow, margin: -NONINFERIORITY_MARGIN };
+    if (pNotBelow < VERDICT_ALPHA) return { ...base, verdict: 'reproduced', reason: `${what} = ${fmt(t.diff)}, ${ci}, one-sided p ${fmtP(pNotBelow)} < ${VERDICT_ALPHA}` };
+    if (pBelow < VERDICT_ALPHA) return { ...base, verdict: 'contradicted', reason: `${what} = ${fmt(t.diff)}, ${ci}: significantly below (p ${fmtP(pBelow)} < ${VERDICT_ALPHA})` };
+    return { ...base, verdict: 'inconclusive', reason: `${what} = ${fmt(t.diff)}, ${ci}, p ${fmtP(pNotBelow)}: neither shown at least as good nor worse at ${VERDICT_ALPHA}` };
+  }
   if (check.kind === 'increase') {
     const margin = check.minDelta?.[scale] ?? 0;
     const missing = untestable(check, [check.a, check.b], cells, margin);

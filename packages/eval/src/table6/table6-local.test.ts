@@ -127,6 +127,7 @@ describe('eval:table6 from the local store', () => {
       'itm-vqa': 'reproduced',
       'itm-retrieval': 'reproduced',
       'nlvr2-needs-mlm': 'reproduced',
+      'mlm-itm-combined': 'reproduced',
       'sampling-vqa': 'reproduced',
       'sampling-retrieval': 'reproduced',
       'sampling-nlvr2': 'reproduced',
