@@ -21,6 +21,18 @@ export function toStepBatch(b: ReturnType<typeof buildPretrainBatch>): StepBatch
   return { examples: b.exampleIndex.length, rowsPerExample: b.itmLabels ? 2 : 1, imageIndex: b.imageIndex, text: b.text, perRow, perExample: {} };
 }
 
+/**
+ * The batch with every row's image replaced by the next distinct image of the batch (captions,
+ * masks and labels unchanged); undefined when the batch has a single image. MLM accuracy on it,
+ * beside the accuracy with the true images, says how much of MLM comes from the image at all.
+ */
+export function withOtherImages(b: StepBatch): StepBatch | undefined {
+  const distinct = [...new Set(b.imageIndex)];
+  if (distinct.length < 2) return undefined;
+  const next = new Map(distinct.map((f, i) => [f, distinct[(i + 1) % distinct.length]!]));
+  return { ...b, imageIndex: Int32Array.from(b.imageIndex, (f) => next.get(f)!) };
+}
+
 export const pretrain: StageDef = {
   kind: 'pretrain',
   heads: (spec) => tasks(spec) as TaskHead[],
@@ -45,9 +57,23 @@ export const pretrain: StageDef = {
       validate: async (ev) => {
         // Held-out captions of Karpathy val images, masked and paired as in training, with a fixed draw.
         let mlm = { hit: 0, n: 0 };
+        let mlmOther = { hit: 0, n: 0 };
         let itm = { hit: 0, n: 0 };
         for (let step = 0; step * evalOpts.batchSize < val.length; step++) {
           const b = toStepBatch(buildPretrainBatch(val, { seed: 0, epoch: 0, step }, evalOpts));
+          if (b.perRow.mlm) {
+            // The same masked captions with another image of the batch: how much MLM reads the image.
+            const other = withOtherImages(b);
+            if (other) {
+              await evalForward(ev, other, (out) => {
+                const t = mlmTargetsFor(ev.model, out, other.perRow.mlm!);
+                if (t.labels.length) {
+                  const h = mlmHits(mlmLogits(ev.model, out, t), t.labels);
+                  mlmOther = { hit: mlmOther.hit + h.hit, n: mlmOther.n + h.n };
+                }
+              });
+            }
+          }
           await evalForward(ev, b, (out) => {
             if (b.perRow.mlm) {
               const t = mlmTargetsFor(ev.model, out, b.perRow.mlm);
@@ -65,6 +91,7 @@ export const pretrain: StageDef = {
         }
         const m: Record<string, number> = {};
         if (mlm.n) m.mlm_accuracy = pct(mlm.hit / mlm.n);
+        if (mlmOther.n) m.mlm_accuracy_other_image = pct(mlmOther.hit / mlmOther.n);
         if (itm.n) m.itm_accuracy = pct(itm.hit / itm.n);
         return m;
       },
