@@ -180,7 +180,8 @@ describe('overrides', () => {
 describe('bad input', () => {
   it('names the file, line, key path, what was found and what is expected', () => {
     const file = specFile(`extends: $BASE\nname: bad\npretrain:\n  mlm:\n    probability: 1.5\n`);
-    const e = errorOf(() => loadSpecFile(file));
+    // paper scale: the small scale file sets pretrain.mlm.probability itself (scales apply after the spec)
+    const e = errorOf(() => loadSpecFile(file, { scale: 'paper' }));
     expect(e.problems).toHaveLength(1);
     const p = e.problems[0]!;
     expect(p.source).toContain(path.basename(file));
