@@ -116,7 +116,8 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
   const write = o.write ?? ((s: string) => process.stdout.write(s));
   const tty = o.tty ?? Boolean(process.stdout.isTTY);
   const cache = new RunCache();
-  const runName = rowRunName(spec);
+  // The parent run's name: the row's, or `init-<scale>` when only the shared init stages run.
+  const runName = o.initOnly ? `init-${spec.scale}` : rowRunName(spec);
 
   const backend = await initBackend({ prefer: spec.backend });
   const data = await prepareData(spec, log, { reportCache: cache.dir });
@@ -156,7 +157,7 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
   installStopHandlers(() => {
     for (const r of open) r.endSync('KILLED', true);
   });
-  const parent = tracker.startRun({ runName: o.initOnly ? `init-${spec.scale}` : runName, tags: { ...tags, 'pixelbert.kind': o.initOnly ? 'init' : 'row' } });
+  const parent = tracker.startRun({ runName, tags: { ...tags, 'pixelbert.kind': o.initOnly ? 'init' : 'row' } });
   open.add(parent);
   const exitHandler = () => {
     for (const r of open) r.endSync('FAILED', true);
