@@ -31,7 +31,7 @@ describe('train:ablation', () => {
 
   it('row 1 skips pre-training; row 5 samples pixels; --scale, --seed and --set reach the spec', () => {
     expect(cli('ablation.ts', ['--row=1', '--dry-run']).out).toContain('pre-training: skipped');
-    expect(cli('ablation.ts', ['--row=5', '--dry-run']).out).toMatch(/26 random pixels per image/);
+    expect(cli('ablation.ts', ['--row=5', '--dry-run']).out).toMatch(/7 random pixels per image/);
     const r = cli('ablation.ts', ['--row=6', '--scale=paper', '--seed', '3', '--set', 'pretrain.epochs=2', '--set', 'pretrain.decayEpochs=[1]', '--dry-run']);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('seed: 3');
@@ -93,7 +93,8 @@ describe('train:validate-spec', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'validate-'));
     const file = path.join(dir, 'mine.yaml');
     writeFileSync(file, `extends: ${path.relative(dir, path.join(EXPERIMENTS_ROOT, 'base.yaml'))}\nname: mine\noptim:\n  transformer:\n    lr: -1\n`);
-    const r = cli('validate-spec.ts', [`--file=${file}`]);
+    // paper scale: small.yaml sets the Transformer's learning rate itself, and a scale applies after the file
+    const r = cli('validate-spec.ts', [`--file=${file}`, '--scale=paper']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/mine\.yaml:5:\d+: optim\.transformer\.lr: a learning rate must be > 0; found -1/);
   });
