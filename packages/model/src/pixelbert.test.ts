@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend/init';
+import { itmHeadForward, retrievalHeadForward } from './heads/heads';
 import { itmLoss, mlmLoss } from './heads/losses';
+import { saveCheckpoint } from './weights/checkpoint';
 import {
   createPixelBert,
   disposePixelBert,
@@ -15,6 +20,7 @@ import {
   paramCounts,
   parameterGroups,
   pixelBertForward,
+  retrievalHeadFromItm,
   retrievalScores,
   textToPixelAttention,
   vqaLogits,
@@ -243,3 +249,30 @@ describe('PixelBert assembly', () => {
   });
 });
 
+
+describe('retrieval head from a pre-trained ITM head', () => {
+  it('scores every pair with the ITM head\'s matched − mismatched logit; a checkpoint without ITM leaves it alone', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'itm-head-'));
+    try {
+      const pre = createPixelBert({ ...config, taskHeads: ['mlm', 'itm'] }, 5);
+      const file = path.join(dir, 'pretrain.safetensors');
+      saveCheckpoint(file, pre.params, { stage: 'pretrain' });
+      model = createPixelBert({ ...config, taskHeads: ['retrieval'] }, 6);
+      expect(retrievalHeadFromItm(model, file)).toBe(true);
+      const pooled = tf.randomNormal([3, config.hidden], 0, 1, 'float32', 7) as tf.Tensor2D;
+      const itm = itmHeadForward(pre.itmHead!, pooled).arraySync() as number[][];
+      const score = retrievalHeadForward(model.retrievalHead!, pooled).arraySync() as number[];
+      itm.forEach(([no, yes], i) => expect(score[i]!).toBeCloseTo(yes! - no!, 5));
+      const noItm = path.join(dir, 'mlm-only.safetensors');
+      const mlmOnly = createPixelBert({ ...config, taskHeads: ['mlm'] }, 8);
+      saveCheckpoint(noItm, mlmOnly.params, { stage: 'pretrain' });
+      const before = model.retrievalHead!.weight.arraySync();
+      expect(retrievalHeadFromItm(model, noItm)).toBe(false);
+      expect(model.retrievalHead!.weight.arraySync()).toEqual(before);
+      disposePixelBert(pre);
+      disposePixelBert(mlmOnly);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

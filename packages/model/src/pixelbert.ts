@@ -22,6 +22,7 @@ import {
   type VqaHead,
 } from './heads/heads';
 import { mlmTargets, type MlmTargets } from './heads/losses';
+import { readCheckpoint } from './weights/checkpoint';
 import { ParamScope, countParams, type ParamRegistry } from './params';
 import { allPixels, samplePixels, type PixelSelection } from './sampling/pixel-sampling';
 
@@ -352,6 +353,31 @@ export function vqaLogits(model: PixelBert, out: PixelBertOutput): tf.Tensor2D {
 
 export function nlvr2Logits(model: PixelBert, out: PixelBertOutput): tf.Tensor2D {
   return nlvr2HeadForward(need(model.nlvr2Head, 'nlvr2'), out.pooled); // (B/2, 2)
+}
+
+/**
+ * Seeds the retrieval head from a checkpoint's ITM head: score = ITM's matched − mismatched logit
+ * (w₁ − w₀, b₁ − b₀), so a pre-trained ITM ranks pairs from the first step of fine-tuning (UNITER
+ * starts its retrieval from ITM likewise; the paper does not say). False when the file holds no ITM
+ * head (a row pre-trained without ITM): the retrieval head then keeps its fresh initialisation.
+ */
+export function retrievalHeadFromItm(model: PixelBert, file: string): boolean {
+  const head = need(model.retrievalHead, 'retrieval');
+  const st = readCheckpoint(file);
+  if (!st.entries.has('itm_head.weight') || !st.entries.has('itm_head.bias')) return false;
+  const w = st.read('itm_head.weight');
+  const b = st.read('itm_head.bias');
+  const d = head.weight.shape[0]!;
+  if (w.shape.join() !== `${d},2` || b.shape.join() !== '2') {
+    throw new Error(`${file}: itm_head.weight ${JSON.stringify(w.shape)} / bias ${JSON.stringify(b.shape)} do not fit a retrieval head on hidden size ${d} (expected [${d}, 2] and [2])`);
+  }
+  const diff = new Float32Array(d);
+  for (let i = 0; i < d; i++) diff[i] = w.values[i * 2 + 1]! - w.values[i * 2]!;
+  tf.tidy(() => {
+    head.weight.assign(tf.tensor2d(diff, [d, 1]));
+    head.bias.assign(tf.tensor1d([b.values[1]! - b.values[0]!]));
+  });
+  return true;
 }
 
 export function retrievalScores(model: PixelBert, out: PixelBertOutput): tf.Tensor1D {

@@ -145,6 +145,7 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
       ctx.log(`${def.kind}: resuming from the checkpoint at epoch ${pos.epoch + 1}, step ${pos.step} (${ckptDir})`);
     } else {
       for (const line of loadInitialWeights(model, planned.init)) ctx.log(`${def.kind}: initialised ${line}`);
+      for (const line of def.seedHeads?.(model, planned.init) ?? []) ctx.log(`${def.kind}: initialised ${line}`);
     }
     const store = await openImageStore(prepared.files, def.imageSize(spec), {
       cacheMB: spec.trainer.imageCacheMB,

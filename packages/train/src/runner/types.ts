@@ -115,4 +115,12 @@ export interface StageDef {
    * model (task heads) stays with it.
    */
   provides: readonly string[];
+  /**
+   * After the initial weights are loaded (not on resume): seed this stage's own head from what it
+   * starts from; returns log lines of what it did.
+   */
+  seedHeads?(model: PixelBert, init: readonly StageInit[]): string[];
 }
+
+/** A stage's initial-weights source, as the runner plans it (see runner.ts InitSource). */
+export type StageInit = { kind: 'stage'; stage: string; weights: string } | { kind: 'torchvision' | 'bert' | 'none' };

@@ -3,12 +3,13 @@
 // gradient taken through only the `hardNegatives` highest-scoring of them; only the Transformer is
 // fine-tuned unless the spec says otherwise. Tested by ranking every caption of the test split
 // against every image (R@1/5/10 both ways): the CNN runs once per image, the text embedding once per
-// caption, and only the encoder per pair.
+// caption, and only the encoder per pair. A row pre-trained with ITM starts its score head from the
+// ITM head (matched − mismatched logit), as UNITER does; the paper does not say.
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { buildRetrievalTrainBatch, readKarpathy, type CaptionExample, type KarpathyImage } from '@pixel-bert/data';
 import { recallAtK } from '@pixel-bert/eval';
-import { embedImages, embedTexts, jointForward, retrievalHeadForward, retrievalLoss, retrievalScores } from '@pixel-bert/model';
+import { embedImages, embedTexts, jointForward, retrievalHeadForward, retrievalHeadFromItm, retrievalLoss, retrievalScores } from '@pixel-bert/model';
 import type { Evaluator, StageDef, StepBatch } from '../runner/types';
 import { ROW_STAGE, StageInputError, forwardBatch, orderedBatch, pct, ranges, rowStagePart, textOptions, textTensors } from './common';
 
@@ -25,6 +26,12 @@ export const retrieval: StageDef = {
   specPart: (spec) => rowStagePart(spec, spec.finetune.retrieval),
   schedule: (spec) => spec.finetune.retrieval,
   trains: (spec) => (spec.finetune.retrieval.finetuneCnn ? 'all' : 'transformer'),
+  // A row pre-trained with ITM starts ranking with its ITM head (matched − mismatched logit).
+  seedHeads(model, init) {
+    const pre = init.find((s) => s.kind === 'stage' && s.stage === 'pretrain');
+    if (pre?.kind !== 'stage' || !retrievalHeadFromItm(model, pre.weights)) return [];
+    return ['the retrieval head from pretrain\'s ITM head (score = matched − mismatched logit)'];
+  },
   provides: [],
 
   async prepare(ctx) {
