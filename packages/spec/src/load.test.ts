@@ -177,11 +177,25 @@ describe('overrides', () => {
   });
 });
 
+describe('a spec file and its scale', () => {
+  it("the file's own keys outrank the scale's; the scale outranks base.yaml's", () => {
+    const file = specFile(`extends: $BASE\nname: mine\noptim:\n  transformer:\n    lr: 0.0005\npretrain:\n  epochs: 3\n  decayEpochs: [2]\n`);
+    const small = loadSpecFile(file).spec;
+    expect(small.optim.transformer.lr).toBe(0.0005); // small.yaml says 0.001
+    expect(small.pretrain.epochs).toBe(3); // small.yaml says 7
+    expect(small.pretrain.decayEpochs).toEqual([2]);
+    expect(small.optim.warmupSteps).toBe(50); // only base.yaml (0) and small.yaml (50) set it
+    expect(small.model.encoder.layers).toBe(2);
+    expect(loadSpecFile(file, { set: ['optim.transformer.lr=0.002'] }).spec.optim.transformer.lr).toBe(0.002); // --set outranks both
+    // the rows set only what they toggle: every scale still sizes them
+    expect(loadRowSpec({ row: 4, scale: 'small' }).spec.pretrain.epochs).toBe(7);
+  });
+});
+
 describe('bad input', () => {
   it('names the file, line, key path, what was found and what is expected', () => {
     const file = specFile(`extends: $BASE\nname: bad\npretrain:\n  mlm:\n    probability: 1.5\n`);
-    // paper scale: the small scale file sets pretrain.mlm.probability itself (scales apply after the spec)
-    const e = errorOf(() => loadSpecFile(file, { scale: 'paper' }));
+    const e = errorOf(() => loadSpecFile(file)); // small scale: it sets pretrain.mlm.probability too, but the file's own key wins
     expect(e.problems).toHaveLength(1);
     const p = e.problems[0]!;
     expect(p.source).toContain(path.basename(file));

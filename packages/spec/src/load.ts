@@ -283,8 +283,23 @@ function compose(file: string, opts: ResolveOptions): ResolvedSpec {
   const origins = new Map<string, Origin>();
   const sources: string[] = [];
   let merged = loadChain(file, [], origins, sources);
-  // The scale comes after the row: it sizes the experiment without changing what the row toggles.
+  // The scale comes after base.yaml's values: it sizes the experiment without changing what the row
+  // toggles. What the spec's own files set (anything but base.yaml) outranks the scale, so a key an
+  // experiment writes is never silently replaced by its scale's.
+  const baseSource = display(path.join(EXPERIMENTS_ROOT, 'base.yaml'));
+  const own = [...origins]
+    .filter(([p, o]) => o.source !== baseSource && !isObject(valueAt(merged, p.split('.'))))
+    .map(([p, o]) => ({ keys: p.split('.'), origin: o, value: valueAt(merged, p.split('.')) as Json }));
   merged = merge(merged, loadChain(path.join(EXPERIMENTS_ROOT, 'scales', `${scale}.yaml`), [], origins, sources));
+  for (const { keys, origin, value } of own) {
+    let node = merged;
+    for (const k of keys.slice(0, -1)) {
+      if (!isObject(node[k])) node[k] = {};
+      node = node[k] as JsonObject;
+    }
+    node[keys.at(-1)!] = value;
+    origins.set(keys.join('.'), origin);
+  }
   merged.scale = scale;
   origins.set('scale', { source: '--scale' });
   if (opts.seed !== undefined) {
@@ -296,7 +311,7 @@ function compose(file: string, opts: ResolveOptions): ResolvedSpec {
   return finish(merged, origins, sources);
 }
 
-/** Resolves any spec file: its `extends` chain, then the scale, then `--set` overrides. */
+/** Resolves any spec file: its `extends` chain, then the scale (under the chain's own keys but base.yaml's), then `--set` overrides. */
 export function loadSpecFile(file: string, opts: ResolveOptions = {}): ResolvedSpec {
   return compose(path.resolve(file), opts);
 }

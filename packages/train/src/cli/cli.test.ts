@@ -93,8 +93,7 @@ describe('train:validate-spec', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'validate-'));
     const file = path.join(dir, 'mine.yaml');
     writeFileSync(file, `extends: ${path.relative(dir, path.join(EXPERIMENTS_ROOT, 'base.yaml'))}\nname: mine\noptim:\n  transformer:\n    lr: -1\n`);
-    // paper scale: small.yaml sets the Transformer's learning rate itself, and a scale applies after the file
-    const r = cli('validate-spec.ts', [`--file=${file}`, '--scale=paper']);
+    const r = cli('validate-spec.ts', [`--file=${file}`]); // small.yaml sets the learning rate too: the file's own key wins
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/mine\.yaml:5:\d+: optim\.transformer\.lr: a learning rate must be > 0; found -1/);
   });
