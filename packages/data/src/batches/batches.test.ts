@@ -215,6 +215,27 @@ describe('task batches', () => {
       expect(new Set(negs).size).toBe(20);
       for (const n of negs) expect(owner.get(n)).not.toBe(img);
     }
+    // A caption that is word for word one of the positive image's own captions is never a negative.
+    const dup: CaptionExample[] = [
+      { imageIndex: 0, ids: [500, 501] },
+      { imageIndex: 1, ids: [500, 501] }, // image 1 says exactly what image 0 says
+      { imageIndex: 1, ids: [510] },
+      { imageIndex: 2, ids: [520] },
+      { imageIndex: 3, ids: [530] },
+      { imageIndex: 4, ids: [540] },
+    ];
+    let checked = 0;
+    for (let step = 0; step < 20; step++) {
+      const d = buildRetrievalTrainBatch(dup, { seed: step, epoch: 0, step: 0 }, { specials: sp, batchSize: 1, maxLength: 8, negatives: 3 });
+      const Td = d.text.seqLen;
+      const first = (d.exampleIndex[0] as number) <= 1 ? 'dup' : 'other';
+      const texts = Array.from({ length: 4 }, (_, r) => JSON.stringify([...d.text.inputIds.slice(r * Td, (r + 1) * Td)].filter((t) => t !== sp.pad)));
+      if (first === 'dup') {
+        expect(texts.slice(1)).not.toContain(texts[0]);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
     const caps = [[300], [301, 302], [303]];
     const steps = retrievalEvalSteps(4, caps.length, 5);
     const cells = new Set<string>();

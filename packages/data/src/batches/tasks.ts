@@ -184,9 +184,27 @@ export interface RetrievalTrainBatch {
   exampleIndex: Int32Array;
 }
 
+/** Per examples array: each image's captions (as id strings), to tell a true caption from a negative. */
+const captionsOfImage = new WeakMap<readonly CaptionExample[], Map<number, Set<string>>>();
+function imageCaptions(examples: readonly CaptionExample[]): Map<number, Set<string>> {
+  let m = captionsOfImage.get(examples);
+  if (!m) {
+    m = new Map();
+    for (const e of examples) {
+      let set = m.get(e.imageIndex);
+      if (!set) m.set(e.imageIndex, (set = new Set()));
+      set.add(e.ids.join(' '));
+    }
+    captionsOfImage.set(examples, m);
+  }
+  return m;
+}
+
 /**
  * Retrieval fine-tuning (Sec. 4.4): each positive (image, caption) with `negatives` (paper: 20)
- * captions of other images, drawn uniformly without repeats. The true caption is always first in
+ * captions of other images, drawn uniformly without repeats. A caption whose text is also one of the
+ * positive image's own captions is not a negative (it describes the image word for word: in the
+ * generated world half the captions do), so it is never drawn. The true caption is always first in
  * its group; the loss (softmax over the group, gradients through the hardest few) lives in train.
  */
 export function buildRetrievalTrainBatch(examples: readonly CaptionExample[], c: BatchCursor, o: TextOptions & { negatives: number }): RetrievalTrainBatch {
@@ -199,16 +217,18 @@ export function buildRetrievalTrainBatch(examples: readonly CaptionExample[], c:
     rows.push(wrapRow(ex.ids, o.specials, o.maxLength));
     images.push(ex.imageIndex);
     const taken = new Set<number>();
+    const own = imageCaptions(examples).get(ex.imageIndex)!;
     for (let k = 0; k < o.negatives; k++) {
       let j = -1;
       for (let tries = 0; tries < 10_000; tries++) {
         const cand = rng.int(examples.length);
-        if ((examples[cand] as CaptionExample).imageIndex !== ex.imageIndex && !taken.has(cand)) {
+        const c = examples[cand] as CaptionExample;
+        if (c.imageIndex !== ex.imageIndex && !taken.has(cand) && !own.has(c.ids.join(' '))) {
           j = cand;
           break;
         }
       }
-      if (j < 0) throw new Error(`retrieval: could not draw ${o.negatives} distinct captions of images other than ${ex.imageIndex} from ${examples.length} examples`);
+      if (j < 0) throw new Error(`retrieval: could not draw ${o.negatives} distinct captions of images other than ${ex.imageIndex}, unlike its own captions, from ${examples.length} examples`);
       taken.add(j);
       rows.push(wrapRow((examples[j] as CaptionExample).ids, o.specials, o.maxLength));
       images.push(ex.imageIndex);
