@@ -27,13 +27,9 @@ import { batchImages, chunks, imageTensors, openImageStore, sliceBatch, type Ima
 import { checkpointDir } from './paths';
 import { Progress } from './progress';
 import { Interrupted, StageFailed, stopState } from './signals';
-import type { Evaluator, PreparedStage, StageContext, StageDef } from './types';
+import type { Evaluator, InitSource, PreparedStage, StageContext, StageDef } from './types';
+export type { InitSource } from './types';
 
-/** Where a stage's initial weights come from. */
-export type InitSource =
-  | { kind: 'stage'; stage: string; hash: string; weights: string; prefixes: readonly string[] }
-  | { kind: 'torchvision' | 'bert'; file: string }
-  | { kind: 'none'; part: string };
 
 export interface PlannedStage {
   def: StageDef;

@@ -119,8 +119,11 @@ export interface StageDef {
    * After the initial weights are loaded (not on resume): seed this stage's own head from what it
    * starts from; returns log lines of what it did.
    */
-  seedHeads?(model: PixelBert, init: readonly StageInit[]): string[];
+  seedHeads?(model: PixelBert, init: readonly InitSource[]): string[];
 }
 
-/** A stage's initial-weights source, as the runner plans it (see runner.ts InitSource). */
-export type StageInit = { kind: 'stage'; stage: string; weights: string } | { kind: 'torchvision' | 'bert' | 'none' };
+/** Where a stage's initial weights come from. */
+export type InitSource =
+  | { kind: 'stage'; stage: string; hash: string; weights: string; prefixes: readonly string[] }
+  | { kind: 'torchvision' | 'bert'; file: string }
+  | { kind: 'none'; part: string };
