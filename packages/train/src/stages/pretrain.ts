@@ -3,9 +3,9 @@
 // turns it on, all of them otherwise. ITM: one negative (another image's caption) per positive.
 import * as tf from '@tensorflow/tfjs';
 import { buildPretrainBatch, readPretrainCorpus, type PretrainOptions } from '@pixel-bert/data';
-import { itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, type TaskHead } from '@pixel-bert/model';
+import { itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, type PixelBertOutput, type TaskHead } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
-import type { StageContext, StageDef, StepBatch } from '../runner/types';
+import type { Evaluator, StageContext, StageDef, StepBatch } from '../runner/types';
 import { ROW_STAGE, StageInputError, argmaxRows, cocoValCaptions, evalForward, firstN, forwardBatch, mlmHits, pct, rowStagePart, textOptions } from './common';
 
 const tasks = (spec: Spec) => (['mlm', 'itm'] as const).filter((t) => spec.pretrain.tasks[t]);
@@ -33,6 +33,15 @@ export function withOtherImages(b: StepBatch): StepBatch | undefined {
   return { ...b, imageIndex: Int32Array.from(b.imageIndex, (f) => next.get(f)!) };
 }
 
+/** Adds one evaluation forward's MLM hits (rows with masked words) to `acc`. */
+function countMlm(acc: { hit: number; n: number }, ev: Evaluator, out: PixelBertOutput, labels: ArrayLike<number>): void {
+  const t = mlmTargetsFor(ev.model, out, labels);
+  if (!t.labels.length) return;
+  const h = mlmHits(mlmLogits(ev.model, out, t), t.labels);
+  acc.hit += h.hit;
+  acc.n += h.n;
+}
+
 export const pretrain: StageDef = {
   kind: 'pretrain',
   heads: (spec) => tasks(spec) as TaskHead[],
@@ -56,32 +65,18 @@ export const pretrain: StageDef = {
       batch: (c, batchSize) => toStepBatch(buildPretrainBatch(corpus.examples, c, pretrainOptions(spec, ctx, batchSize))),
       validate: async (ev) => {
         // Held-out captions of Karpathy val images, masked and paired as in training, with a fixed draw.
-        let mlm = { hit: 0, n: 0 };
-        let mlmOther = { hit: 0, n: 0 };
-        let itm = { hit: 0, n: 0 };
+        const mlm = { hit: 0, n: 0 };
+        const mlmOther = { hit: 0, n: 0 };
+        const itm = { hit: 0, n: 0 };
         for (let step = 0; step * evalOpts.batchSize < val.length; step++) {
           const b = toStepBatch(buildPretrainBatch(val, { seed: 0, epoch: 0, step }, evalOpts));
           if (b.perRow.mlm) {
             // The same masked captions with another image of the batch: how much MLM reads the image.
             const other = withOtherImages(b);
-            if (other) {
-              await evalForward(ev, other, (out) => {
-                const t = mlmTargetsFor(ev.model, out, other.perRow.mlm!);
-                if (t.labels.length) {
-                  const h = mlmHits(mlmLogits(ev.model, out, t), t.labels);
-                  mlmOther = { hit: mlmOther.hit + h.hit, n: mlmOther.n + h.n };
-                }
-              });
-            }
+            if (other) await evalForward(ev, other, (out) => countMlm(mlmOther, ev, out, other.perRow.mlm!));
           }
           await evalForward(ev, b, (out) => {
-            if (b.perRow.mlm) {
-              const t = mlmTargetsFor(ev.model, out, b.perRow.mlm);
-              if (t.labels.length) {
-                const h = mlmHits(mlmLogits(ev.model, out, t), t.labels);
-                mlm = { hit: mlm.hit + h.hit, n: mlm.n + h.n };
-              }
-            }
+            if (b.perRow.mlm) countMlm(mlm, ev, out, b.perRow.mlm);
             if (b.perRow.itm) {
               const pred = argmaxRows(itmLogits(ev.model, out).dataSync() as Float32Array, 2);
               pred.forEach((p, i) => (itm.hit += p === b.perRow.itm![i] ? 1 : 0));
