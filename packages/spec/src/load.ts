@@ -288,8 +288,9 @@ function compose(file: string, opts: ResolveOptions): ResolvedSpec {
   // experiment writes is never silently replaced by its scale's.
   const baseSource = display(path.join(EXPERIMENTS_ROOT, 'base.yaml'));
   const own = [...origins]
-    .filter(([p, o]) => o.source !== baseSource && !isObject(valueAt(merged, p.split('.'))))
-    .map(([p, o]) => ({ keys: p.split('.'), origin: o, value: valueAt(merged, p.split('.')) as Json }));
+    .filter(([, o]) => o.source !== baseSource)
+    .map(([p, o]) => ({ keys: p.split('.'), origin: o, value: valueAt(merged, p.split('.')) as Json }))
+    .filter(({ value }) => !isObject(value));
   merged = merge(merged, loadChain(path.join(EXPERIMENTS_ROOT, 'scales', `${scale}.yaml`), [], origins, sources));
   for (const { keys, origin, value } of own) {
     let node = merged;
