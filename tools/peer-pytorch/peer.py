@@ -152,6 +152,10 @@ class PixelBert(nn.Module):
         self.pixel_embeddings = nn.Module()
         self.pixel_embeddings.projection = nn.Linear(self.backbone.out_channels, d)
         self.pixel_embeddings.s_v = nn.Parameter(torch.zeros(d))
+        if c.get("pixelPositionEmbedding"):
+            raise SystemExit("peer: model.pixelPositionEmbedding is not modelled here; bench a spec without it")
+        if c.get("pixelLayerNorm"):  # the spec's model.pixelLayerNorm (not in the paper's eq. 5)
+            self.pixel_embeddings.LayerNorm = nn.LayerNorm(d, eps=1e-12)
         self.embeddings = nn.Module()
         self.embeddings.word_embeddings = nn.Embedding(c["vocab"], d)
         self.embeddings.position_embeddings = nn.Embedding(c["maxTextLength"], d)
@@ -184,7 +188,11 @@ class PixelBert(nn.Module):
         return f.permute(0, 2, 3, 1).reshape(N, h * w, C)  # row-major grid, as ours
 
     def embed_pixels(self, feats):
-        return F.dropout(self.pixel_embeddings.projection(feats) + self.pixel_embeddings.s_v, self.p, self.training)
+        pe = self.pixel_embeddings
+        v = pe.projection(feats) + pe.s_v
+        if hasattr(pe, "LayerNorm"):
+            v = pe.LayerNorm(v)
+        return F.dropout(v, self.p, self.training)
 
     def embed_text(self, ids):
         T = ids.shape[1]

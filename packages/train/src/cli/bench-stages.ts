@@ -150,6 +150,7 @@ export function buildStage(
   const peerBase = {
     stage, image: S, tokens: T, vocab: V, answers: A, backbone: m.backboneConfig(spec.model.run.arch), pixelPool: m.PIXEL_POOL,
     hidden: cfg.hidden, layers: cfg.layers, heads: cfg.heads, ffn: cfg.ffn, dropout: cfg.dropout, maxTextLength: cfg.maxTextLength,
+    pixelLayerNorm: cfg.pixelLayerNorm ?? false, pixelPositionEmbedding: cfg.pixelPositionEmbedding,
     optim: { cnn: o.cnn, transformer: o.transformer },
   };
   const kept: tf.Tensor[] = [];
