@@ -2,7 +2,7 @@
 // middle of a stage and the resume; the same spec twice giving the same metrics; bad input.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
@@ -167,15 +167,25 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(runs.find((x) => x.runName === 'row1-seed0-smoke')!.status).toBe('FAILED');
   }, 300_000);
 
-  it('train:table6 runs the rows asked for, skips finished ones and lists failures with their rerun command', () => {
+  it('train:table6 runs the rows asked for (two at a time), skips finished ones and lists failures with their rerun command', () => {
     const dry = table6(stateA, ['--scale=smoke', '--rows=1,4', '--seeds=0', `--experiment=${EXPERIMENT}`, '--dry-run']);
     expect(dry.code, dry.err).toBe(0);
     expect(dry.out).toContain(`npx nx run train:ablation --row=4 --seed=0 --scale=smoke --experiment=${EXPERIMENT}`);
-    const r = table6(stateA, ['--scale=smoke', '--rows=4', '--seeds=0', `--experiment=${EXPERIMENT}`]);
+    // --jobs=auto: one row per core, 3 GiB each
+    const auto = Math.min(2, availableParallelism(), Math.floor(totalmem() / 2 ** 30 / 3));
+    expect(dry.out).toContain(`2 row-runs, ${auto === 1 ? 'one after another' : `${auto} at a time`}`);
+    expect(table6(stateA, ['--scale=smoke', '--rows=1,4', '--jobs=1', '--dry-run']).out).toMatch(/2 row-runs, one after another/);
+    // two rows side by side: row 4 seed 0 was trained above (skipped), row 1 trains beside it
+    const r = table6(stateA, ['--scale=smoke', '--rows=1,4', '--seeds=0', '--jobs=2', `--experiment=${EXPERIMENT}`]);
     expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
-    expect(r.out).toMatch(/finished before/); // row 4 seed 0 was trained above
-    expect(r.out).toMatch(/1 of 1 row-runs finished/);
+    expect(r.out).toMatch(/^\[r4 s0\] .*finished before/m);
+    expect(r.out).toMatch(/^\[r1 s0\] == row1-seed0-smoke: finished/m);
+    expect(r.out).toMatch(/2 of 2 row-runs finished/);
+    expect(localRuns(stateA).find((x) => x.runName === 'row1-seed0-smoke')!.status).toBe('FINISHED');
     expect(table6(stateA, ['--rows=0-2']).code).toBe(2);
+    const badJobs = table6(stateA, ['--jobs=0', '--dry-run']);
+    expect(badJobs.code).toBe(2);
+    expect(badJobs.err).toMatch(/--jobs=0: expected a whole number ≥ 1 or auto/);
   }, 300_000);
 
   it('the same spec, seed and backend give identical metrics in a fresh state folder', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatReport, generateWorld, resolveSynthSizes, validateData, validateOptionsForSpec, type ValidationReport } from '@pixel-bert/data';
 import { WORKSPACE_ROOT, type Spec } from '@pixel-bert/spec';
@@ -67,7 +67,10 @@ export async function prepareData(spec: Spec, log: (line: string) => void = cons
   log(formatReport(report));
   if (cached && report.ok) {
     mkdirSync(path.dirname(cached), { recursive: true });
-    writeFileSync(cached, JSON.stringify(report));
+    // Rows of a sweep run side by side: write aside and rename, so none reads half a report.
+    const tmp = `${cached}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(report));
+    renameSync(tmp, cached);
   }
   return { root, generated, report };
 }
