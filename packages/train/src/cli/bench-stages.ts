@@ -47,6 +47,8 @@ export interface StageStep {
   forward(): tf.Scalar | tf.Tensor;
   /** Whether the CNN is trained in this stage (its backward counts in the FLOPs). */
   cnnTrained: boolean;
+  /** Switches the optimisers' fused update (`--ab=fusedOptimizer`); absent where nothing is updated. */
+  setFusedOptimizer?(on: boolean): void;
   model: m.PixelBert;
   /** Everything the PyTorch peer needs to build the same step (tools/peer-pytorch/peer.py). */
   peer: Record<string, unknown>;
@@ -285,6 +287,10 @@ export function buildStage(
     },
     loss: (step) => tf.tidy(() => lossOf(step).dataSync()[0]!),
     forward: () => lossOf(0),
+    setFusedOptimizer(on) {
+      opt.cnn.fused = on;
+      opt.transformer.fused = on;
+    },
     dispose() {
       tf.dispose(kept);
       opt.cnn.dispose();

@@ -40,7 +40,13 @@ export async function worker(stage: Stage, scale: BenchScale, backend: string, c
       }
       send({ ms, cpuMs });
     } else if (c.cmd === 'fast') {
-      m.setFastPaths(c.set as Partial<m.FastPaths>);
+      // the optimisers' fused update is the train package's; the rest are the model's fast paths
+      const { fusedOptimizer, ...model } = c.set as Partial<m.FastPaths> & { fusedOptimizer?: boolean };
+      if (fusedOptimizer !== undefined) {
+        if (!s.setFusedOptimizer) throw new Error(`--ab=fusedOptimizer: the ${s.stage ?? 'this'} stage updates no parameters`);
+        s.setFusedOptimizer(fusedOptimizer);
+      }
+      m.setFastPaths(model);
       send({ fast: m.fastPaths() });
     } else if (c.cmd === 'peak') {
       send({ gflops: matmulPeak() });

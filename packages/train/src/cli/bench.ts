@@ -16,7 +16,8 @@
 // --profile instead profiles each stage's step on the backend (bench-profile.ts: time per op type
 // and phase, and per model part) and appends to benchmarks/profile.jsonl; no peer. --stock turns
 // the model's fast paths off (with TF_ENABLE_ONEDNN_OPTS=0: the step before this work).
-// --ab=NAME instead times each stage's step with the model's fast path NAME off and on (setFastPaths),
+// --ab=NAME instead times each stage's step with the model's fast path NAME off and on (setFastPaths;
+// NAME fusedOptimizer: the optimisers' update fused across parameters, packages/train/src/optim),
 // alternating in the same worker, and appends to benchmarks/fast-paths.jsonl; no peer.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -3,10 +3,19 @@
 // fixtures/optim-golden.json), keep their slots as tfjs variables, skip a parameter that got no
 // gradient this step (as torch skips grad None), and give their state out for checkpoints, so a
 // resumed run continues with the very moments an uninterrupted one would have.
+//
+// The update is fused across parameters: when the parameters that have a gradient this step have
+// the same step count (every step of a stage, in practice), their gradients and values are
+// concatenated into one vector each and the rule runs once on those vectors, its moments kept flat;
+// a split hands each parameter its new value. Element for element it is the same chain of float32
+// operations as the per-parameter rule (which runs otherwise), so the results are bitwise equal —
+// in about a fifth of the kernels (≈ 3 per parameter instead of 6 for SGD, 14 for AdamW).
 import * as tf from '@tensorflow/tfjs';
 
 export interface SgdOptions {
   momentum: number;
+  /** Run the fused update where it applies (default true); false keeps the per-parameter rule. */
+  fused?: boolean;
   /** Coupled L2 weight decay (added to the gradient), as torch.optim.SGD. */
   weightDecay: number;
   /** Parameters exempt from weight decay (by name). */
@@ -20,6 +29,8 @@ export interface AdamWOptions {
   /** Decoupled weight decay (p ← p·(1 − lr·wd) before the Adam step), as torch.optim.AdamW. */
   weightDecay: number;
   noDecay?: (name: string) => boolean;
+  /** Run the fused update where it applies (default true); false keeps the per-parameter rule. */
+  fused?: boolean;
 }
 
 /** Optimiser state for a checkpoint: named slot tensors plus per-parameter step counts. */
@@ -54,15 +65,33 @@ export const bertNoDecay = (name: string): boolean => name.endsWith('.bias') || 
  */
 export const batchNormNoDecay = (name: string): boolean => /(^|\.)bn\d*\.|downsample\.1\./.test(name);
 
+/** The parameters laid end to end: their order, sizes and which ones weight decay spares. */
+interface FlatLayout {
+  names: string[];
+  sizes: number[];
+  /** true where the element's parameter is decayed; null when all or none are. */
+  decayed: tf.Tensor | null;
+  decayAll: boolean;
+}
+
 abstract class SlotOptimizer implements ParamOptimizer {
   abstract readonly kind: 'sgd' | 'adamw';
   protected readonly vars = new Map<string, tf.Variable>();
+  /** Per-parameter slots (the per-parameter rule's); empty while the slots are held flat. */
   protected readonly slots = new Map<string, tf.Variable>();
+  /** Flat slots (slot name → one vector over all parameters in layout order), for the fused rule. */
+  private flat: Map<string, tf.Variable> | null = null;
+  /** The layout the flat slots were made with (the parameters they cover, in order). */
+  private flatOf: FlatLayout | null = null;
+  private layout: FlatLayout | null = null;
   protected readonly steps: Record<string, number> = {};
 
   constructor(
     variables: readonly tf.Variable[],
     protected readonly slotNames: readonly string[],
+    /** Whether the fused update runs where it applies (a benchmark switches it to compare). */
+    public fused: boolean,
+    private readonly decays: (name: string) => boolean,
   ) {
     for (const v of variables) {
       if (this.vars.has(v.name)) throw new Error(`optimizer: two parameters are named ${v.name}`);
@@ -72,6 +101,7 @@ abstract class SlotOptimizer implements ParamOptimizer {
   }
 
   protected slot(param: string, slot: string): tf.Variable {
+    this.unflatten();
     const key = `${param}.${slot}`;
     let s = this.slots.get(key);
     if (!s) {
@@ -88,15 +118,102 @@ abstract class SlotOptimizer implements ParamOptimizer {
       if (!v) throw new Error(`optimizer (${this.kind}): gradient for ${name}, which is not one of its parameters`);
       if (grads[name]!.shape.join() !== v.shape.join()) throw new Error(`optimizer (${this.kind}): gradient for ${name} has shape [${grads[name]!.shape}], the parameter [${v.shape}]`);
     }
+    // Fused over the parameters that have a gradient (a stage's set does not change from step to
+    // step), when their step counts agree (AdamW's bias correction is one number then).
+    const names = [...this.vars.keys()].filter((n) => grads[n]);
+    const t0 = names.length ? this.steps[names[0]!]! : 0;
+    if (this.fused && names.length > 1 && names.every((n) => this.steps[n] === t0)) {
+      for (const n of names) this.steps[n]!++;
+      this.fusedStep(names, grads, lr, t0 + 1);
+      return;
+    }
     for (const [name, v] of this.vars) {
       const g = grads[name];
       if (!g) continue; // no gradient this step: untouched, as torch skips grad None
       this.steps[name]!++;
-      tf.tidy(() => this.update(name, v, g, lr, this.steps[name]!));
+      const decayed = this.decays(name);
+      tf.tidy(() => {
+        v.assign(this.rule(v, g, (slot) => this.slot(name, slot), lr, this.steps[name]!, (full, spared) => (decayed ? full() : spared)));
+      });
     }
   }
 
-  protected abstract update(name: string, p: tf.Variable, g: tf.Tensor, lr: number, t: number): void;
+  /** One update of every parameter at once, on flat vectors (the slots stay flat between steps). */
+  private fusedStep(names: string[], grads: Readonly<Record<string, tf.Tensor>>, lr: number, t: number): void {
+    const layout = this.layoutFor(names);
+    this.flatten(layout);
+    const fresh: tf.Tensor[] = tf.tidy(() => {
+      const g = tf.concat(names.map((n) => grads[n]!.reshape([-1])));
+      const p = tf.concat(names.map((n) => this.vars.get(n)!.reshape([-1])));
+      const slot = (name: string) => {
+        let s = this.flat!.get(name);
+        if (!s) this.flat!.set(name, (s = tf.variable(tf.zeros([g.size]), false, `optimizer/flat.${name}`)));
+        return s;
+      };
+      const updated = this.rule(p, g, slot, lr, t, (full, spared) => (layout.decayAll ? full() : layout.decayed ? tf.where(layout.decayed, full(), spared) : spared));
+      return tf.split(updated, layout.sizes);
+    });
+    names.forEach((n, i) => {
+      const v = this.vars.get(n)!;
+      v.assign(fresh[i]!.reshape(v.shape));
+    });
+    tf.dispose(fresh);
+  }
+
+  /**
+   * The update rule, on one parameter or on all of them laid end to end: new values from values `p`
+   * and gradients `g`; `slot(name)` is the slot to read and assign (zeros at first); `decay(full,
+   * spared)` gives, element by element, `full()` where weight decay applies and `spared` where the
+   * parameter is exempt. One rule for both routes keeps them bitwise equal.
+   */
+  protected abstract rule(p: tf.Tensor, g: tf.Tensor, slot: (name: string) => tf.Variable, lr: number, t: number, decay: (full: () => tf.Tensor, spared: tf.Tensor) => tf.Tensor): tf.Tensor;
+
+  private layoutFor(names: string[]): FlatLayout {
+    if (this.layout && this.layout.names.join('\n') === names.join('\n')) return this.layout;
+    this.layout?.decayed?.dispose();
+    const sizes = names.map((n) => this.vars.get(n)!.size);
+    const flags = names.map((n) => this.decays(n));
+    const decayAll = flags.every(Boolean);
+    const decayed = decayAll || !flags.some(Boolean) ? null : tf.tidy(() => tf.concat(names.map((n, i) => tf.fill([sizes[i]!], flags[i]! ? 1 : 0, 'int32'))).cast('bool'));
+    if (decayed) tf.keep(decayed);
+    return (this.layout = { names, sizes, decayed, decayAll });
+  }
+
+  /** The layout's per-parameter slots → flat ones (zeros where a parameter has none yet); flat slots of another layout go back to per-parameter ones first. */
+  private flatten(layout: FlatLayout): void {
+    if (this.flat && this.flatOf === layout) return;
+    this.unflatten();
+    this.flat = new Map();
+    this.flatOf = layout;
+    for (const slot of this.slotNames) {
+      const parts = layout.names.map((n) => this.slots.get(`${n}.${slot}`));
+      if (parts.every((x) => !x)) continue;
+      const flat = tf.tidy(() => tf.concat(layout.names.map((n, i) => (parts[i] ? parts[i]!.reshape([-1]) : tf.zeros([layout.sizes[i]!])))));
+      this.flat.set(slot, tf.variable(flat, false, `optimizer/flat.${slot}`));
+      flat.dispose();
+      layout.names.forEach((n, i) => {
+        parts[i]?.dispose();
+        this.slots.delete(`${n}.${slot}`);
+      });
+    }
+  }
+
+  /** Flat slots → per-parameter ones (the per-parameter rule and loadState work on those). */
+  private unflatten(): void {
+    if (!this.flat) return;
+    const flat = this.flat;
+    this.flat = null;
+    for (const [slot, f] of flat) {
+      for (const [n, piece] of this.splitFlat(f)) this.slots.set(`${n}.${slot}`, tf.variable(piece, false, `optimizer/${n}.${slot}`));
+      f.dispose();
+    }
+  }
+
+  /** A flat slot cut into per-parameter tensors (new tensors; the caller owns them). */
+  private splitFlat(f: tf.Tensor): [string, tf.Tensor][] {
+    const { names, sizes } = this.flatOf!;
+    return tf.tidy(() => tf.split(f, sizes).map((piece, i): [string, tf.Tensor] => [names[i]!, piece.reshape(this.vars.get(names[i]!)!.shape)]));
+  }
 
   /** Slots every updated parameter has. */
   protected abstract requiredSlots(): readonly string[];
@@ -104,6 +221,7 @@ abstract class SlotOptimizer implements ParamOptimizer {
   state(): OptimizerState {
     const slots = new Map<string, tf.Tensor>();
     for (const [k, s] of this.slots) slots.set(k, s.clone());
+    if (this.flat) for (const [slot, f] of this.flat) for (const [n, piece] of this.splitFlat(f)) slots.set(`${n}.${slot}`, piece);
     return { kind: this.kind, slots, steps: { ...this.steps } };
   }
 
@@ -129,6 +247,7 @@ abstract class SlotOptimizer implements ParamOptimizer {
     for (const [name, steps] of Object.entries(state.steps)) {
       if (steps > 0) for (const slot of this.requiredSlots()) if (!state.slots.has(`${name}.${slot}`)) throw new Error(`optimizer state: ${name} has ${steps} update(s) but no ${slot}`);
     }
+    this.unflatten();
     // The state replaces this optimiser's wholly: slots it does not carry start again from zero.
     for (const [key, s] of this.slots) {
       if (!state.slots.has(key)) {
@@ -143,6 +262,11 @@ abstract class SlotOptimizer implements ParamOptimizer {
   dispose(): void {
     for (const s of this.slots.values()) s.dispose();
     this.slots.clear();
+    if (this.flat) for (const f of this.flat.values()) f.dispose();
+    this.flat = null;
+    this.layout?.decayed?.dispose();
+    this.layout = null;
+    this.flatOf = null;
   }
 }
 
@@ -153,23 +277,22 @@ export class Sgd extends SlotOptimizer {
     variables: readonly tf.Variable[],
     private readonly opts: SgdOptions,
   ) {
-    super(variables, ['momentum_buffer']);
+    super(variables, ['momentum_buffer'], opts.fused ?? true, (n) => opts.weightDecay > 0 && !opts.noDecay?.(n));
+  }
+
+  protected rule(p: tf.Tensor, g: tf.Tensor, slot: (name: string) => tf.Variable, lr: number, _t: number, decay: (full: () => tf.Tensor, spared: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const { momentum, weightDecay } = this.opts;
+    let d = weightDecay > 0 ? decay(() => g.add(p.mul(weightDecay)), g) : g;
+    if (momentum > 0) {
+      const buf = slot('momentum_buffer');
+      d = buf.mul(momentum).add(d);
+      buf.assign(d);
+    }
+    return p.sub(d.mul(lr));
   }
 
   protected requiredSlots(): readonly string[] {
     return this.opts.momentum > 0 ? ['momentum_buffer'] : [];
-  }
-
-  protected update(name: string, p: tf.Variable, g: tf.Tensor, lr: number): void {
-    const { momentum, weightDecay, noDecay } = this.opts;
-    let d = weightDecay > 0 && !noDecay?.(name) ? g.add(p.mul(weightDecay)) : g;
-    if (momentum > 0) {
-      // torch starts the buffer at the first gradient; from zeros, m·0 + g is the same (dampening 0).
-      const buf = this.slot(name, 'momentum_buffer');
-      d = buf.mul(momentum).add(d);
-      buf.assign(d);
-    }
-    p.assign(p.sub(d.mul(lr)));
   }
 }
 
@@ -180,19 +303,15 @@ export class AdamW extends SlotOptimizer {
     variables: readonly tf.Variable[],
     private readonly opts: AdamWOptions,
   ) {
-    super(variables, ['exp_avg', 'exp_avg_sq']);
+    super(variables, ['exp_avg', 'exp_avg_sq'], opts.fused ?? true, (n) => opts.weightDecay > 0 && !opts.noDecay?.(n));
   }
 
-  protected requiredSlots(): readonly string[] {
-    return ['exp_avg', 'exp_avg_sq'];
-  }
-
-  protected update(name: string, p: tf.Variable, g: tf.Tensor, lr: number, t: number): void {
-    const { beta1, beta2, weightDecay, noDecay } = this.opts;
+  protected rule(p: tf.Tensor, g: tf.Tensor, slot: (name: string) => tf.Variable, lr: number, t: number, decay: (full: () => tf.Tensor, spared: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const { beta1, beta2, weightDecay } = this.opts;
     const eps = this.opts.eps ?? 1e-8;
-    const m = this.slot(name, 'exp_avg');
-    const v = this.slot(name, 'exp_avg_sq');
-    const decayed = weightDecay > 0 && !noDecay?.(name) ? p.mul(1 - lr * weightDecay) : p;
+    const m = slot('exp_avg');
+    const v = slot('exp_avg_sq');
+    const decayed = weightDecay > 0 ? decay(() => p.mul(1 - lr * weightDecay), p) : p;
     const m2 = m.mul(beta1).add(g.mul(1 - beta1));
     const v2 = v.mul(beta2).add(g.square().mul(1 - beta2));
     m.assign(m2);
@@ -200,6 +319,10 @@ export class AdamW extends SlotOptimizer {
     const bc1 = 1 - beta1 ** t;
     const bc2 = 1 - beta2 ** t;
     const denom = v2.sqrt().div(Math.sqrt(bc2)).add(eps);
-    p.assign(decayed.sub(m2.div(denom).mul(lr / bc1)));
+    return decayed.sub(m2.div(denom).mul(lr / bc1));
+  }
+
+  protected requiredSlots(): readonly string[] {
+    return ['exp_avg', 'exp_avg_sq'];
   }
 }
