@@ -153,10 +153,12 @@ abstract class SlotOptimizer implements ParamOptimizer {
       const updated = this.rule(p, g, slot, lr, t, (full, spared) => (layout.decayAll ? full() : layout.decayed ? tf.where(layout.decayed, full(), spared) : spared));
       return tf.split(updated, layout.sizes);
     });
-    names.forEach((n, i) => {
-      const v = this.vars.get(n)!;
-      v.assign(fresh[i]!.reshape(v.shape));
-    });
+    tf.tidy(() =>
+      names.forEach((n, i) => {
+        const v = this.vars.get(n)!;
+        v.assign(fresh[i]!.reshape(v.shape));
+      }),
+    );
     tf.dispose(fresh);
   }
 
