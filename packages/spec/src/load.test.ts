@@ -172,6 +172,19 @@ describe('overrides', () => {
     expect(errorOf(() => loadRowSpec({ row: 4, scale: 'small', set: ['seed.x=1'] })).message).toContain('not a mapping');
   });
 
+  it('takes per-stage learning rates and pre-training loss weights, each optional and checked', () => {
+    const r = loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.retrieval.lr.transformer=0.0001', 'pretrain.itm.weight=4'] });
+    expect(r.spec.finetune.retrieval.lr).toEqual({ transformer: 0.0001 });
+    expect(r.spec.pretrain.itm.weight).toBe(4);
+    const plain = loadRowSpec({ row: 4, scale: 'smoke' });
+    expect(plain.spec.finetune.vqa.lr).toBeUndefined(); // absent: the optim section's rates
+    expect(plain.spec.pretrain.mlm.weight).toBeUndefined(); // absent: 1, the paper's sum
+    expect(r.hash).not.toBe(plain.hash);
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['pretrain.itm.weight=0'] })).message).toMatch(/itm\.weight must be > 0/);
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.vqa.lr.transformer=-1'] })).message).toMatch(/a learning rate must be > 0/);
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.vqa.lr.adam=1'] })).message).toMatch(/unknown key "adam"/);
+  });
+
   it('rejects a scale that does not exist', () => {
     expect(errorOf(() => loadRowSpec({ row: 4, scale: 'huge' as never })).message).toContain('smoke, small, paper');
   });

@@ -12,6 +12,7 @@ const nonNegInt = z.int().min(0);
 const fraction = (what: string) =>
   z.number().min(0, { error: `${what} must be in [0, 1]` }).max(1, { error: `${what} must be in [0, 1]` });
 const learningRate = z.number().gt(0, { error: 'a learning rate must be > 0' });
+const lossWeight = (what: string) => z.number().gt(0, { error: `${what} must be > 0 (leave a task out with pretrain.tasks)` });
 const weightDecay = z.number().min(0, { error: 'weight decay must be ≥ 0' });
 
 /** Backbones the paper uses (Section 4.2 and Table 6). */
@@ -65,6 +66,8 @@ const scheduleShape = {
   epochs: posInt('epochs'),
   decayEpochs: z.array(posInt('a decay epoch')),
   batchSize: posInt('batchSize'),
+  /** This stage's base learning rates where they differ from `optim` (each optional; not in the paper, which uses one pair). */
+  lr: z.strictObject({ cnn: learningRate.optional(), transformer: learningRate.optional() }).optional(),
 };
 type Schedule = { epochs: number; decayEpochs: number[] };
 function checkSchedule(s: Schedule, ctx: z.core.$RefinementCtx<unknown>) {
@@ -82,9 +85,10 @@ export const Pretrain = z
     /** Table 6's toggles. Both false = row 1: no pre-training at all. */
     tasks: z.strictObject({ mlm: z.boolean(), itm: z.boolean() }),
     /** Section 3.3: 15 % of text tokens, BERT's 80/10/10 replacement. */
-    mlm: z.strictObject({ probability: fraction('mlm.probability').gt(0, { error: 'mlm.probability must be > 0' }) }),
+    /** `weight`: the task's weight in the summed loss (default 1: the paper sums MLM and ITM). */
+    mlm: z.strictObject({ probability: fraction('mlm.probability').gt(0, { error: 'mlm.probability must be > 0' }), weight: lossWeight('mlm.weight').optional() }),
     /** Section 3.3: one negative (another image's sentence) per positive pair. */
-    itm: z.strictObject({ negativesPerPositive: posInt('negativesPerPositive') }),
+    itm: z.strictObject({ negativesPerPositive: posInt('negativesPerPositive'), weight: lossWeight('itm.weight').optional() }),
     /** Section 3.4: keep `count` random feature pixels per image each iteration (pre-training only). */
     pixelSampling: z.strictObject({ enabled: z.boolean(), count: posInt('pixelSampling.count') }),
     /** Captioned image sets used for pre-training (Section 4.1: COCO + Visual Genome). */

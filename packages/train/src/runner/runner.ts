@@ -156,7 +156,9 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
       tags: { ...stageTags, ...(pos.runIds.length ? { 'pixelbert.resumedFrom': pos.runIds.join(',') } : {}) },
     });
     const sched = def.schedule(spec);
-    const lr = def.learningRates(spec);
+    const base = def.learningRates(spec);
+    // a stage's own learning rates (finetune.<task>.lr, pretrain.lr) replace the optim section's
+    const lr = { cnn: sched.lr?.cnn ?? base.cnn, transformer: sched.lr?.transformer ?? base.transformer };
     run.logParams({
       ...Object.fromEntries(Object.entries(prepared.describe).map(([k, v]) => [`data.${k}`, v])),
       'stage.epochs': sched.epochs,

@@ -103,7 +103,11 @@ export const pretrain: StageDef = {
       if (t.labels.length) parts.mlm = mlmLoss(mlmLogits(input.model, out, t), t);
     }
     if (batch.perRow.itm) parts.itm = itmLoss(itmLogits(input.model, out), batch.perRow.itm);
-    const total = Object.values(parts).reduce((a, b) => tf.add(a, b) as tf.Scalar);
+    // the parts are logged as they are; the total weighs them (pretrain.<task>.weight, 1 = the paper's sum)
+    const weight = { mlm: spec.pretrain.mlm.weight ?? 1, itm: spec.pretrain.itm.weight ?? 1 };
+    const total = Object.entries(parts)
+      .map(([k, v]) => (weight[k as 'mlm' | 'itm'] === 1 ? v : (tf.mul(v, weight[k as 'mlm' | 'itm']) as tf.Scalar)))
+      .reduce((a, b) => tf.add(a, b) as tf.Scalar);
     return { total, parts };
   },
 };
