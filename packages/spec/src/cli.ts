@@ -44,8 +44,21 @@ export function intFlag(name: string, raw: string | undefined, usage: string, ra
   return n;
 }
 
+/**
+ * Output whose reader has gone (a sweep's parent or `nx` ended on Ctrl-C while this process finishes
+ * its step and checkpoints) is dropped instead of crashing the process half-way through its stop.
+ */
+function survivePipeClose(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
+}
+
 /** Runs a CLI's main function: known errors print their message and exit non-zero, nothing else is printed. */
 export async function runCli(main: () => Promise<number | void> | number | void): Promise<void> {
+  survivePipeClose();
   try {
     const code = await main();
     process.exitCode = typeof code === 'number' ? code : 0;
