@@ -5,35 +5,19 @@
 // end with the command that reruns each. With --launcher=slurm the same work becomes a Slurm array
 // job (launch/slurm.ts).
 //
-// Why rows side by side: a `small` step is made of ~1750 small kernels and keeps only ~1.4 of 2
+// Why rows side by side: a `small` step is made of ~1200 small kernels and keeps only ~1.4 of 2
 // cores busy; two rows at once keep both busy (docs/performance.md has the measurement). Rows share
-// nothing but the init stages (trained first) and the generated world (made by the init command),
-// so running them at once changes no result.
+// nothing but the init stages and the generated world, both made by the init command before any row
+// starts (for every backbone the rows use), so running them at once changes no result.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { ROWS, SCALES, UsageError, WORKSPACE_ROOT, parseFlags, runCli, type Scale } from '@pixel-bert/spec';
 import { SLURM_FLAGS, slurmSweep } from '../launch/slurm';
+import { parseList } from './rows';
 import { formatSeconds } from '../runner/progress';
 
 const USAGE = 'nx run train:table6 [--scale=smoke|small|paper] [--seeds=0,1,2] [--rows=1-6] [--jobs=N|auto] [--experiment=NAME] [--launcher=local|slurm] [--dry-run] [slurm flags]';
-
-/** "1-6", "1,3,5", "2-4,6" → numbers. */
-export function parseList(name: string, raw: string, allowed?: readonly number[]): number[] {
-  const out: number[] = [];
-  for (const part of raw.split(',')) {
-    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!m) throw new UsageError(`--${name}=${raw}: expected numbers and ranges such as 1-6 or 0,1,2\nusage: ${USAGE}`);
-    const a = Number(m[1]);
-    const z = m[2] === undefined ? a : Number(m[2]);
-    if (z < a) throw new UsageError(`--${name}=${raw}: the range ${part} runs backwards`);
-    for (let i = a; i <= z; i++) {
-      if (allowed && !allowed.includes(i)) throw new UsageError(`--${name}=${raw}: ${i} is not one of ${allowed.join(', ')}`);
-      if (!out.includes(i)) out.push(i);
-    }
-  }
-  return out;
-}
 
 /** Memory a row's process may take at smoke/small (peak RSS measured ≈ 1.5 GB), with headroom. */
 const ROW_MEMORY_BYTES = 3 * 2 ** 30;
@@ -75,7 +59,15 @@ async function runPool(list: Job[], jobs: number, spawnRow: (job: Job, piped: bo
   const running = new Set<ChildProcess>();
   const finished: Finished[] = [];
   let interrupted = false;
+  let last = { at: -Infinity };
   const relay = (sig: NodeJS.Signals) => {
+    // One Ctrl-C can arrive two or three times: from the terminal, relayed by tsx, and as the SIGTERM
+    // nx sends its task. Passed on twice it would make the rows stop without their checkpoint, so
+    // any stop signal within 1.5 s of the last counts once; a second Ctrl-C after that stops the
+    // rows at once, as it does a single row.
+    const now = performance.now();
+    if (now - last.at < 1500) return;
+    last = { at: now };
     interrupted = true;
     console.error(`\n${sig}: passing it on to the ${running.size} running row(s); no new row starts`);
     for (const c of running) {
@@ -154,8 +146,8 @@ await runCli(async () => {
   }
   if (!(SCALES as readonly string[]).includes(flags.scale)) throw new UsageError(`--scale=${flags.scale}: expected one of ${SCALES.join(', ')}`);
   const scale = flags.scale as Scale;
-  const rows = parseList('rows', flags.rows, ROWS);
-  const seeds = parseList('seeds', flags.seeds);
+  const rows = parseList('rows', flags.rows, ROWS, USAGE);
+  const seeds = parseList('seeds', flags.seeds, undefined, USAGE);
   if (flags.launcher === 'slurm') {
     const { partition, 'gpus-per-task': g, time, 'sbatch-arg': sb, 'rerun-failed': rf } = flags;
     return slurmSweep({ scale, seeds, rows, dryRun: flags['dry-run'], flags: { partition, 'gpus-per-task': g, time, 'sbatch-arg': sb, 'rerun-failed': rf }, ...(flags.experiment ? { experiment: flags.experiment } : {}) });
@@ -170,14 +162,16 @@ await runCli(async () => {
   const command = (args: string[]) => `npx nx run train:ablation ${args.join(' ')}`;
   console.log(`Table 6 at ${scale} scale: rows ${rows.join(', ')} × seeds ${seeds.join(', ')} = ${jobList.length} row-runs, ${parallel === 1 ? 'one after another' : `${parallel} at a time`}`);
   if (flags['dry-run']) {
-    console.log(`npx nx run train:init ${common.join(' ')}`);
+    console.log(`npx nx run train:init ${[...common, `--rows=${rows.join(',')}`].join(' ')}`);
     for (const j of jobList) console.log(command(j.args));
     return 0;
   }
   const t0 = performance.now();
-  const init = spawnSync(process.execPath, node('init.ts', common), { stdio: 'inherit', cwd: WORKSPACE_ROOT });
+  // every init stage the rows need (one backbone's per distinct backbone) before any row starts
+  const initArgs = [...common, `--rows=${rows.join(',')}`];
+  const init = spawnSync(process.execPath, node('init.ts', initArgs), { stdio: 'inherit', cwd: WORKSPACE_ROOT });
   if (init.status !== 0) {
-    console.error(`\nthe shared initialisation stages failed (exit ${init.status}); rerun: npx nx run train:init ${common.join(' ')}`);
+    console.error(`\nthe shared initialisation stages failed (exit ${init.status}); rerun: npx nx run train:init ${initArgs.join(' ')}`);
     return init.status ?? 1;
   }
   const { finished, interrupted } = await runPool(
