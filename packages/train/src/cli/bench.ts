@@ -18,7 +18,9 @@
 // the model's fast paths off (with TF_ENABLE_ONEDNN_OPTS=0: the step before this work).
 // --ab=NAME instead times each stage's step with the model's fast path NAME off and on (setFastPaths;
 // NAME fusedOptimizer: the optimisers' update fused across parameters, packages/train/src/optim),
-// alternating in the same worker, and appends to benchmarks/fast-paths.jsonl; no peer.
+// alternating in the same worker, and appends to benchmarks/fast-paths.jsonl; no peer. --parallel=N
+// runs N copies of each stage's step side by side against one alone (what train:table6 --jobs does
+// with rows), appending `train-parallel` lines to benchmarks/train.jsonl; no peer.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,7 +31,7 @@ import { UsageError, intFlag, parseFlags, runCli } from '@pixel-bert/spec';
 import { SCALES, STAGES, type BenchScale, type Stage } from './bench-stages';
 
 const USAGE =
-  'train:bench [--scale=smoke|small|paper-lite] [--backend=tensorflow|wasm|cpu|auto] [--stage=pretrain,vqa,nlvr2,retrieval,retrieval-eval] [--json] [--steps=3] [--rounds=3] [--peer=pytorch|none] [--curve=5] [--profile [--top=15] [--stock]] [--image=PX] [--tokens=T] [--pixels=K] [--batch=B] [--ab=FASTPATH]';
+  'train:bench [--scale=smoke|small|paper-lite] [--backend=tensorflow|wasm|cpu|auto] [--stage=pretrain,vqa,nlvr2,retrieval,retrieval-eval] [--json] [--steps=3] [--rounds=3] [--peer=pytorch|none] [--curve=5] [--profile [--top=15] [--stock]] [--image=PX] [--tokens=T] [--pixels=K] [--batch=B] [--ab=FASTPATH] [--parallel=N]';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const OUT = path.join(ROOT, 'benchmarks', 'train.jsonl');
 const PROFILE_OUT = path.join(ROOT, 'benchmarks', 'profile.jsonl');
@@ -104,6 +106,7 @@ function startPeer(python: string, config: Record<string, unknown>): Worker {
   return new Worker('pytorch', child);
 }
 
+const machine = () => ({ cpu: os.cpus()[0]?.model.trim(), cores: os.cpus().length, memGB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: `${os.platform()}-${os.arch()}` });
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const load1 = () => +os.loadavg()[0]!.toFixed(2);
 
@@ -229,6 +232,7 @@ async function main(): Promise<number> {
       pixels: { type: 'string' },
       batch: { type: 'string' },
       ab: { type: 'string' },
+      parallel: { type: 'string' },
     },
     USAGE,
   );
@@ -249,6 +253,15 @@ async function main(): Promise<number> {
     const v = intFlag(k, f[k], USAGE, { min: 1 });
     if (v !== undefined) sizes[k] = v;
   }
+  const parallel = intFlag('parallel', f.parallel, USAGE, { min: 2 });
+  if (parallel !== undefined) {
+    for (const stage of stages.filter((x) => x !== 'retrieval-eval')) {
+      const line = await parallelStage(stage, parallel, { scale, backend: f.backend!, steps, rounds, sizes });
+      fs.appendFileSync(OUT, `${JSON.stringify(line)}\n`);
+      console.log(f.json ? JSON.stringify(line) : `${stage} ${line.backend}: alone ${line.alone.samples_per_s} samples/s (${line.alone.step_ms} ms, cpu ${line.alone.cpu_ms}); ${parallel} side by side ${line.together.map((t) => t.samples_per_s).join(' + ')} = ${line.combined_samples_per_s} samples/s (${line.speedup}×); load ${line.loadavg.min}–${line.loadavg.max}`);
+    }
+    return 0;
+  }
   if (f.ab) {
     for (const stage of stages) {
       const line = await abStage(stage, f.ab, { scale, backend: f.backend!, steps, rounds, sizes });
@@ -258,14 +271,13 @@ async function main(): Promise<number> {
     return 0;
   }
   const python = peerName === 'pytorch' ? peerPython() : undefined;
-  const machine = { cpu: os.cpus()[0]?.model.trim(), cores: os.cpus().length, memGB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: `${os.platform()}-${os.arch()}` };
   const rev = commit();
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
   const results = [];
   for (const stage of stages) {
     if (!f.json) console.error(`[train:bench] ${stage} (${scale}, ${f.backend}${python ? ', vs PyTorch' : ''}): ${rounds} round(s) × ${steps} step(s) …`);
     const res = await benchStage(stage, { scale, backend: f.backend!, steps, rounds, python, curve, sizes });
-    const line = { bench: 'train-step', date: new Date().toISOString(), scale, ...(Object.keys(sizes).length ? { sizes } : {}), commit: rev, machine, steps, rounds, ...res };
+    const line = { bench: 'train-step', date: new Date().toISOString(), scale, ...(Object.keys(sizes).length ? { sizes } : {}), commit: rev, machine: machine(), steps, rounds, ...res };
     fs.appendFileSync(OUT, `${JSON.stringify(line)}\n`);
     results.push(line);
     if (f.json) console.log(JSON.stringify(line));
@@ -273,6 +285,54 @@ async function main(): Promise<number> {
   }
   if (!f.json) console.log(`appended ${results.length} line(s) to ${path.relative(process.cwd(), OUT) || OUT}`);
   return 0;
+}
+
+/**
+ * N copies of a stage's step side by side, each in its own worker process (what `train:table6
+ * --jobs=N` does with rows), against one alone in the same run: alone, then all N at once, round by
+ * round. Says whether a core is left idle by one process (the combined throughput over the lone one).
+ */
+async function parallelStage(stage: Stage, n: number, o: { scale: BenchScale; backend: string; steps: number; rounds: number; sizes: Sizes }) {
+  const workers = Array.from({ length: n }, () => startOurs(stage, o.scale, o.backend, o.sizes));
+  const ready = await Promise.all(workers.map((w) => w.next<Ready>()));
+  await Promise.all(workers.map((w) => w.ask({ cmd: 'steps', n: 1 }))); // warm-up
+  const alone: Side = { ms: [], cpuMs: [] };
+  const together: Side[] = workers.map(() => ({ ms: [], cpuMs: [] }));
+  const loads: number[] = [];
+  for (let round = 0; round < o.rounds; round++) {
+    loads.push(load1());
+    const res = await workers[0]!.ask<Side>({ cmd: 'steps', n: o.steps });
+    alone.ms.push(...res.ms);
+    alone.cpuMs.push(...res.cpuMs);
+    loads.push(load1());
+    const all = await Promise.all(workers.map((w) => w.ask<Side>({ cmd: 'steps', n: o.steps })));
+    all.forEach((x, i) => {
+      together[i]!.ms.push(...x.ms);
+      together[i]!.cpuMs.push(...x.cpuMs);
+    });
+  }
+  const rss = await Promise.all(workers.map((w) => w.ask<{ maxRssMB: number }>({ cmd: 'exit' })));
+  const examples = ready[0]!.examples;
+  const rate = (s: Side) => examples / (median(s.ms) / 1000);
+  const combined = together.reduce((sum, s) => sum + rate(s), 0);
+  return {
+    bench: 'train-parallel',
+    date: new Date().toISOString(),
+    scale: o.scale,
+    stage,
+    processes: n,
+    backend: ready[0]!.backend,
+    commit: commit(),
+    machine: machine(),
+    steps: o.steps,
+    rounds: o.rounds,
+    alone: { step_ms: +median(alone.ms).toFixed(1), cpu_ms: +median(alone.cpuMs).toFixed(1), samples_per_s: +rate(alone).toFixed(2) },
+    together: together.map((s) => ({ step_ms: +median(s.ms).toFixed(1), cpu_ms: +median(s.cpuMs).toFixed(1), samples_per_s: +rate(s).toFixed(2) })),
+    combined_samples_per_s: +combined.toFixed(2),
+    speedup: +(combined / rate(alone)).toFixed(3),
+    peak_rss_mb: rss.map((r) => r.maxRssMB),
+    loadavg: { min: Math.min(...loads), max: Math.max(...loads) },
+  };
 }
 
 /** One stage's step with fast path `name` off and on, alternating in one worker (A, B, B, A, …). */
