@@ -43,10 +43,17 @@ if (!process.send) throw new Error('images/decoder.ts must run in a process star
 const send = process.send.bind(process);
 // The loader went away: nothing is left to decode for. If it went without close() (killed,
 // crashed), nobody else will remove the hand-over folder and its batches in /dev/shm.
-process.on('disconnect', () => {
+const loaderGone = () => {
   const handoff = process.env.PIXEL_BERT_LOADER_HANDOFF;
   if (handoff) removeHandoff(handoff);
   process.exit(0);
+};
+process.on('disconnect', loaderGone);
+// A result sent while the loader dies fails with EPIPE before 'disconnect' arrives: the same end
+// (unhandled, it crashed the decoder and left the hand-over folder behind).
+process.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE' || e.code === 'ERR_IPC_CHANNEL_CLOSED') loaderGone();
+  else throw e;
 });
 
 // Jobs arrive ahead of time (the loader keeps its prefetch window queued here, so a finished batch
