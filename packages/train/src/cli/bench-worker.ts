@@ -43,7 +43,7 @@ export async function worker(stage: Stage, scale: BenchScale, backend: string, c
       // the optimisers' fused update is the train package's; the rest are the model's fast paths
       const { fusedOptimizer, ...model } = c.set as Partial<m.FastPaths> & { fusedOptimizer?: boolean };
       if (fusedOptimizer !== undefined) {
-        if (!s.setFusedOptimizer) throw new Error(`--ab=fusedOptimizer: the ${s.stage ?? 'this'} stage updates no parameters`);
+        if (!s.setFusedOptimizer) throw new Error(`--ab=fusedOptimizer: the ${stage} stage updates no parameters`);
         s.setFusedOptimizer(fusedOptimizer);
       }
       m.setFastPaths(model);

@@ -59,15 +59,15 @@ async function runPool(list: Job[], jobs: number, spawnRow: (job: Job, piped: bo
   const running = new Set<ChildProcess>();
   const finished: Finished[] = [];
   let interrupted = false;
-  let last = { at: -Infinity };
+  let lastSignalAt = -Infinity;
   const relay = (sig: NodeJS.Signals) => {
     // One Ctrl-C can arrive two or three times: from the terminal, relayed by tsx, and as the SIGTERM
     // nx sends its task. Passed on twice it would make the rows stop without their checkpoint, so
     // any stop signal within 1.5 s of the last counts once; a second Ctrl-C after that stops the
     // rows at once, as it does a single row.
     const now = performance.now();
-    if (now - last.at < 1500) return;
-    last = { at: now };
+    if (now - lastSignalAt < 1500) return;
+    lastSignalAt = now;
     interrupted = true;
     console.error(`\n${sig}: passing it on to the ${running.size} running row(s); no new row starts`);
     for (const c of running) {

@@ -79,10 +79,8 @@ abstract class SlotOptimizer implements ParamOptimizer {
   protected readonly vars = new Map<string, tf.Variable>();
   /** Per-parameter slots (the per-parameter rule's); empty while the slots are held flat. */
   protected readonly slots = new Map<string, tf.Variable>();
-  /** Flat slots (slot name → one vector over all parameters in layout order), for the fused rule. */
+  /** Flat slots (slot name → one vector over the parameters of `layout`, in its order), for the fused rule. */
   private flat: Map<string, tf.Variable> | null = null;
-  /** The layout the flat slots were made with (the parameters they cover, in order). */
-  private flatOf: FlatLayout | null = null;
   private layout: FlatLayout | null = null;
   protected readonly steps: Record<string, number> = {};
 
@@ -141,8 +139,8 @@ abstract class SlotOptimizer implements ParamOptimizer {
   /** One update of every parameter at once, on flat vectors (the slots stay flat between steps). */
   private fusedStep(names: string[], grads: Readonly<Record<string, tf.Tensor>>, lr: number, t: number): void {
     const layout = this.layoutFor(names);
-    this.flatten(layout);
-    const fresh: tf.Tensor[] = tf.tidy(() => {
+    this.flatten();
+    tf.tidy(() => {
       const g = tf.concat(names.map((n) => grads[n]!.reshape([-1])));
       const p = tf.concat(names.map((n) => this.vars.get(n)!.reshape([-1])));
       const slot = (name: string) => {
@@ -151,15 +149,13 @@ abstract class SlotOptimizer implements ParamOptimizer {
         return s;
       };
       const updated = this.rule(p, g, slot, lr, t, (full, spared) => (layout.decayAll ? full() : layout.decayed ? tf.where(layout.decayed, full(), spared) : spared));
-      return tf.split(updated, layout.sizes);
+      // assigned inside the tidy, as the per-parameter route does: the variables keep the new
+      // values, every intermediate (the pieces and their reshapes included) is disposed
+      tf.split(updated, layout.sizes).forEach((piece, i) => {
+        const v = this.vars.get(names[i]!)!;
+        v.assign(piece.reshape(v.shape));
+      });
     });
-    tf.tidy(() =>
-      names.forEach((n, i) => {
-        const v = this.vars.get(n)!;
-        v.assign(fresh[i]!.reshape(v.shape));
-      }),
-    );
-    tf.dispose(fresh);
   }
 
   /**
@@ -170,8 +166,10 @@ abstract class SlotOptimizer implements ParamOptimizer {
    */
   protected abstract rule(p: tf.Tensor, g: tf.Tensor, slot: (name: string) => tf.Variable, lr: number, t: number, decay: (full: () => tf.Tensor, spared: tf.Tensor) => tf.Tensor): tf.Tensor;
 
+  /** The layout of these parameters; a new one first turns the old layout's flat slots back into per-parameter ones. */
   private layoutFor(names: string[]): FlatLayout {
     if (this.layout && this.layout.names.join('\n') === names.join('\n')) return this.layout;
+    this.unflatten();
     this.layout?.decayed?.dispose();
     const sizes = names.map((n) => this.vars.get(n)!.size);
     const flags = names.map((n) => this.decays(n));
@@ -181,12 +179,11 @@ abstract class SlotOptimizer implements ParamOptimizer {
     return (this.layout = { names, sizes, decayed, decayAll });
   }
 
-  /** The layout's per-parameter slots → flat ones (zeros where a parameter has none yet); flat slots of another layout go back to per-parameter ones first. */
-  private flatten(layout: FlatLayout): void {
-    if (this.flat && this.flatOf === layout) return;
-    this.unflatten();
+  /** The current layout's per-parameter slots → flat ones (zeros where a parameter has none yet). */
+  private flatten(): void {
+    if (this.flat) return;
+    const layout = this.layout!;
     this.flat = new Map();
-    this.flatOf = layout;
     for (const slot of this.slotNames) {
       const parts = layout.names.map((n) => this.slots.get(`${n}.${slot}`));
       if (parts.every((x) => !x)) continue;
@@ -213,7 +210,7 @@ abstract class SlotOptimizer implements ParamOptimizer {
 
   /** A flat slot cut into per-parameter tensors (new tensors; the caller owns them). */
   private splitFlat(f: tf.Tensor): [string, tf.Tensor][] {
-    const { names, sizes } = this.flatOf!;
+    const { names, sizes } = this.layout!;
     return tf.tidy(() => tf.split(f, sizes).map((piece, i): [string, tf.Tensor] => [names[i]!, piece.reshape(this.vars.get(names[i]!)!.shape)]));
   }
 
@@ -268,7 +265,6 @@ abstract class SlotOptimizer implements ParamOptimizer {
     this.flat = null;
     this.layout?.decayed?.dispose();
     this.layout = null;
-    this.flatOf = null;
   }
 }
 

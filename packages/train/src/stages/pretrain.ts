@@ -106,7 +106,10 @@ export const pretrain: StageDef = {
     // the parts are logged as they are; the total weighs them (pretrain.<task>.weight, 1 = the paper's sum)
     const weight = { mlm: spec.pretrain.mlm.weight ?? 1, itm: spec.pretrain.itm.weight ?? 1 };
     const total = Object.entries(parts)
-      .map(([k, v]) => (weight[k as 'mlm' | 'itm'] === 1 ? v : (tf.mul(v, weight[k as 'mlm' | 'itm']) as tf.Scalar)))
+      .map(([k, v]) => {
+        const w = weight[k as keyof typeof weight];
+        return w === 1 ? v : (tf.mul(v, w) as tf.Scalar);
+      })
       .reduce((a, b) => tf.add(a, b) as tf.Scalar);
     return { total, parts };
   },
