@@ -125,6 +125,12 @@ interface Side {
   cpuMs: number[];
 }
 
+/** Adds one `steps` answer of a worker to the timings of its side. */
+const addSteps = (side: Side, res: Side) => {
+  side.ms.push(...res.ms);
+  side.cpuMs.push(...res.cpuMs);
+};
+
 async function benchStage(stage: Stage, o: { scale: BenchScale; backend: string; steps: number; rounds: number; python?: string; curve: number; sizes: Sizes }) {
   const ours = startOurs(stage, o.scale, o.backend, o.sizes);
   const r = await ours.next<Ready>();
@@ -143,9 +149,7 @@ async function benchStage(stage: Stage, o: { scale: BenchScale; backend: string;
     if (round % 2 === 1) order.reverse();
     for (const [w, side] of order) {
       loads.push(load1());
-      const res = await w.ask<Side>({ cmd: 'steps', n: o.steps });
-      side.ms.push(...res.ms);
-      side.cpuMs.push(...res.cpuMs);
+      addSteps(side, await w.ask<Side>({ cmd: 'steps', n: o.steps }));
     }
   }
   const rssOurs = (await ours.ask<{ maxRssMB: number }>({ cmd: 'exit' })).maxRssMB;
@@ -301,19 +305,15 @@ async function parallelStage(stage: Stage, n: number, o: { scale: BenchScale; ba
   const loads: number[] = [];
   for (let round = 0; round < o.rounds; round++) {
     loads.push(load1());
-    const res = await workers[0]!.ask<Side>({ cmd: 'steps', n: o.steps });
-    alone.ms.push(...res.ms);
-    alone.cpuMs.push(...res.cpuMs);
+    addSteps(alone, await workers[0]!.ask<Side>({ cmd: 'steps', n: o.steps }));
     loads.push(load1());
     const all = await Promise.all(workers.map((w) => w.ask<Side>({ cmd: 'steps', n: o.steps })));
-    all.forEach((x, i) => {
-      together[i]!.ms.push(...x.ms);
-      together[i]!.cpuMs.push(...x.cpuMs);
-    });
+    all.forEach((x, i) => addSteps(together[i]!, x));
   }
   const rss = await Promise.all(workers.map((w) => w.ask<{ maxRssMB: number }>({ cmd: 'exit' })));
   const examples = ready[0]!.examples;
   const rate = (s: Side) => examples / (median(s.ms) / 1000);
+  const stat = (s: Side) => ({ step_ms: +median(s.ms).toFixed(1), cpu_ms: +median(s.cpuMs).toFixed(1), samples_per_s: +rate(s).toFixed(2) });
   const combined = together.reduce((sum, s) => sum + rate(s), 0);
   return {
     bench: 'train-parallel',
@@ -326,8 +326,8 @@ async function parallelStage(stage: Stage, n: number, o: { scale: BenchScale; ba
     machine: machine(),
     steps: o.steps,
     rounds: o.rounds,
-    alone: { step_ms: +median(alone.ms).toFixed(1), cpu_ms: +median(alone.cpuMs).toFixed(1), samples_per_s: +rate(alone).toFixed(2) },
-    together: together.map((s) => ({ step_ms: +median(s.ms).toFixed(1), cpu_ms: +median(s.cpuMs).toFixed(1), samples_per_s: +rate(s).toFixed(2) })),
+    alone: stat(alone),
+    together: together.map(stat),
     combined_samples_per_s: +combined.toFixed(2),
     speedup: +(combined / rate(alone)).toFixed(3),
     peak_rss_mb: rss.map((r) => r.maxRssMB),
@@ -349,9 +349,7 @@ async function abStage(stage: Stage, name: string, o: { scale: BenchScale; backe
     for (const k of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
       await w.ask({ cmd: 'fast', set: { [name]: k === 'on' } });
       loads.push(load1());
-      const res = await w.ask<Side>({ cmd: 'steps', n: o.steps });
-      sides[k].ms.push(...res.ms);
-      sides[k].cpuMs.push(...res.cpuMs);
+      addSteps(sides[k], await w.ask<Side>({ cmd: 'steps', n: o.steps }));
     }
   }
   await w.ask({ cmd: 'exit' });
