@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { backendFromEnv, backendInfo, initBackend } from './index';
-import { enableOneDnn } from './init';
+import { enableOneDnn, oneThreadPerProcess } from './init';
 
 describe('initBackend', () => {
   it('activates the named backend and registers the extra kernels on it', async () => {
@@ -49,5 +49,16 @@ describe('enableOneDnn', () => {
     const off: NodeJS.ProcessEnv = { TF_ENABLE_ONEDNN_OPTS: '0' };
     enableOneDnn(off);
     expect(off['TF_ENABLE_ONEDNN_OPTS']).toBe('0');
+  });
+});
+
+describe('oneThreadPerProcess', () => {
+  it('gives TensorFlow one intra- and one inter-op thread unless the user chose', () => {
+    const unset: NodeJS.ProcessEnv = { TF_NUM_INTEROP_THREADS: '' };
+    oneThreadPerProcess(unset);
+    expect([unset['TF_NUM_INTRAOP_THREADS'], unset['TF_NUM_INTEROP_THREADS']]).toEqual(['1', '1']);
+    const chosen: NodeJS.ProcessEnv = { TF_NUM_INTRAOP_THREADS: '2' };
+    oneThreadPerProcess(chosen);
+    expect([chosen['TF_NUM_INTRAOP_THREADS'], chosen['TF_NUM_INTEROP_THREADS']]).toEqual(['2', '1']);
   });
 });

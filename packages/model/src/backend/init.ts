@@ -108,6 +108,20 @@ export function enableOneDnn(env: NodeJS.ProcessEnv = process.env): void {
   if (env['TF_ENABLE_ONEDNN_OPTS'] === undefined || env['TF_ENABLE_ONEDNN_OPTS'] === '') env['TF_ENABLE_ONEDNN_OPTS'] = '1';
 }
 
+/**
+ * One TensorFlow thread per process on the CPU build. A `small` step is ~1200 kernels of tens of
+ * microseconds; splitting each across two threads cost more than it gained: alone, one thread ran
+ * the pre-training step as fast as two (283 vs 267–307 samples/s) on ~25 % less CPU, and two rows
+ * side by side (`train:table6 --jobs=2`) went 356–415 → 469–510 samples/s (docs/performance.md).
+ * TensorFlow reads the variables when its first context starts, so they are set before the addon
+ * is imported; values the user set win (e.g. `TF_NUM_INTRAOP_THREADS=2` for a paper-scale CPU run).
+ * The GPU build is left to TensorFlow's defaults.
+ */
+export function oneThreadPerProcess(env: NodeJS.ProcessEnv = process.env): void {
+  for (const k of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS'])
+    if (env[k] === undefined || env[k] === '') env[k] = '1';
+}
+
 async function tryTensorflow(): Promise<Attempt> {
   enableOneDnn();
   const reasons: string[] = [];
@@ -117,6 +131,7 @@ async function tryTensorflow(): Promise<Attempt> {
       reasons.push(`${pkg}: ${missing}`);
       continue;
     }
+    if (pkg === '@tensorflow/tfjs-node') oneThreadPerProcess();
     try {
       // Importing the addon registers the 'tensorflow' backend with tfjs-core.
       await import(/* @vite-ignore */ pkg as string);
