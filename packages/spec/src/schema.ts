@@ -88,7 +88,16 @@ export const Pretrain = z
     /** `weight`: the task's weight in the summed loss (default 1: the paper sums MLM and ITM). */
     mlm: z.strictObject({ probability: fraction('mlm.probability').gt(0, { error: 'mlm.probability must be > 0' }), weight: lossWeight('mlm.weight').optional() }),
     /** Section 3.3: one negative (another image's sentence) per positive pair. */
-    itm: z.strictObject({ negativesPerPositive: posInt('negativesPerPositive'), weight: lossWeight('itm.weight').optional() }),
+    /**
+     * `hard` (not in the paper, default none): that fraction of negatives is the caption, among
+     * `candidates` drawn at random, sharing the most words with the positive (a caption that differs
+     * in an attribute or two rather than in everything), so that ITM cannot stop at coarse cues.
+     */
+    itm: z.strictObject({
+      negativesPerPositive: posInt('negativesPerPositive'),
+      weight: lossWeight('itm.weight').optional(),
+      hard: z.strictObject({ fraction: fraction('itm.hard.fraction'), candidates: posInt('itm.hard.candidates') }).optional(),
+    }),
     /** Section 3.4: keep `count` random feature pixels per image each iteration (pre-training only). */
     pixelSampling: z.strictObject({ enabled: z.boolean(), count: posInt('pixelSampling.count') }),
     /** Captioned image sets used for pre-training (Section 4.1: COCO + Visual Genome). */

@@ -123,6 +123,39 @@ describe('batch order', () => {
 });
 
 describe('task batches', () => {
+  it('hard ITM negatives: another image’s caption sharing more words with the positive than random ones, never word for word the same', () => {
+    // Captions over a 40-word vocabulary, so that random pairs share some words and the best of 16 shares many.
+    const rng = rngFor(3, 'hard');
+    const ex: CaptionExample[] = [];
+    for (let i = 0; i < 60; i++) for (let k = 0; k < 2; k++) ex.push({ imageIndex: i, ids: Array.from({ length: 6 }, () => 200 + rng.int(40)) });
+    ex.push({ imageIndex: 59, ids: [...(ex[0] as CaptionExample).ids] }); // a duplicate of image 0's caption elsewhere
+    const jaccard = (a: number[], b: number[]) => {
+      const A = new Set(a), B = new Set(b);
+      const shared = [...A].filter((t) => B.has(t)).length;
+      return shared / (A.size + B.size - shared);
+    };
+    const negatives = (fraction: number) => {
+      const o = { specials: sp, batchSize: 30, maxLength: 16, mlm: false, itm: true, vocabSize: V, itmHard: { fraction, candidates: 16 } };
+      const scores: number[] = [];
+      for (let step = 0; step < 4; step++) {
+        const b = buildPretrainBatch(ex, { seed: 5, epoch: 0, step }, o);
+        const T = b.text.seqLen;
+        for (let r = 0; r < b.text.batchSize; r += 2) {
+          const row = (k: number) => [...b.text.inputIds.slice(k * T, (k + 1) * T)].filter((t) => t !== sp.pad && t !== sp.cls && t !== sp.sep);
+          const [pos, neg] = [row(r), row(r + 1)];
+          expect(neg).not.toEqual(pos);
+          expect(ex.some((e) => e.imageIndex !== b.imageIndex[r] && e.ids.join() === neg.join())).toBe(true);
+          scores.push(jaccard(pos, neg));
+        }
+      }
+      return scores.reduce((a, b) => a + b, 0) / scores.length;
+    };
+    const [random, half, hard] = [negatives(0), negatives(0.5), negatives(1)];
+    expect(hard).toBeGreaterThan(random + 0.1);
+    expect(half).toBeGreaterThan(random);
+    expect(half).toBeLessThan(hard);
+  });
+
   it('pre-training with ITM: positive then negative of the same image with another image’s caption; MLM learnt on positives only, negatives masked alike', () => {
     const ex = captions(30, 5);
     const b = buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, { specials: sp, batchSize: 16, maxLength: 16, mlm: true, itm: true, vocabSize: V });

@@ -27,6 +27,12 @@ export interface PretrainOptions extends TextOptions {
   vocabSize: number;
   /** MLM masking probability (paper Sec. 3.3: 0.15). */
   mlmProbability?: number;
+  /**
+   * Hard ITM negatives (not in the paper): with probability `fraction` the negative is, among
+   * `candidates` captions of other images drawn at random, the one sharing the most words with the
+   * positive (ties: the first drawn); never a caption whose words equal the positive's.
+   */
+  itmHard?: { fraction: number; candidates: number };
 }
 
 export interface PretrainBatch {
@@ -67,7 +73,7 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
     images.push(ex.imageIndex);
     if (o.itm) {
       itm.push(1);
-      const neg = drawOtherImage(examples, ex.imageIndex, rng);
+      const neg = o.itmHard && rng.next() < o.itmHard.fraction ? drawSimilar(examples, ex, o.itmHard.candidates, rng) : drawOtherImage(examples, ex.imageIndex, rng);
       const negRow = wrapRow(neg.ids, o.specials, o.maxLength);
       // The negative is masked like a positive (its words are not predicted): were only positives
       // masked, [MASK] itself would tell matched from mismatched pairs and ITM would learn that.
@@ -95,6 +101,24 @@ function drawOtherImage(examples: readonly CaptionExample[], imageIndex: number,
   const others = examples.filter((e) => e.imageIndex !== imageIndex);
   if (others.length === 0) throw new Error(`ITM needs captions of at least two images; all ${examples.length} examples belong to image ${imageIndex}`);
   return rng.pick(others);
+}
+
+/** Of `candidates` captions of other images, the one with the most words in common with `ex` (not word for word the same). */
+function drawSimilar(examples: readonly CaptionExample[], ex: CaptionExample, candidates: number, rng: Rng): CaptionExample {
+  const own = new Set(ex.ids);
+  const same = (e: CaptionExample): boolean => e.ids.length === ex.ids.length && e.ids.every((t, k) => t === ex.ids[k]);
+  let best: CaptionExample | undefined;
+  let bestScore = -1;
+  for (let k = 0; k < candidates; k++) {
+    const e = drawOtherImage(examples, ex.imageIndex, rng);
+    if (same(e)) continue;
+    const words = new Set(e.ids);
+    let shared = 0;
+    for (const t of words) if (own.has(t)) shared++;
+    const score = shared / (own.size + words.size - shared);
+    if (score > bestScore) [best, bestScore] = [e, score];
+  }
+  return best ?? drawOtherImage(examples, ex.imageIndex, rng);
 }
 
 // ---- VQA ----------------------------------------------------------------------------------------
