@@ -1,0 +1,79 @@
+// The best retrieval R@1 a perfect model could score on a generated world's test split.
+//
+// Generated captions are often true of more than one image ("The cross is yellow." fits every scene
+// whose only cross is yellow), and R@1 counts only the image's own captions as hits. This rebuilds
+// each test scene from the world's seed, lists every caption the generator could write of it
+// (a caption it can write is true of the scene), and gives the expected R@1 of a model that ranks
+// all true pairs first, ties broken at random: text→image (IR) averages 1 / (test images the caption
+// is true of); image→text (TR) averages (the image's own captions) / (test captions true of it).
+//
+//   npx tsx tools/retrieval-ceiling.ts [--data=data/small]
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CAPTION_TYPES, captionOf, rngFor, sampleScene } from '@pixel-bert/data';
+
+interface Sentence { raw: string; type?: string }
+interface FlickrImage { imgid: number; split: string; sentences: Sentence[] }
+
+function main(argv: string[]): void {
+  const dataArg = argv.find((a) => a.startsWith('--data='));
+  const root = path.resolve(dataArg ? dataArg.slice('--data='.length) : 'data/small');
+  const manifestPath = path.join(root, 'manifest.json');
+  let manifest: { generator?: string; seed?: number; sizes?: { imageSize: number; objectsMin: number; objectsMax: number } };
+  try {
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (e) {
+    throw new Error(`${manifestPath}: cannot read the generated world's manifest (${(e as Error).message}); generate it first (npx nx run data:synth --scale=small) or pass --data=<dir>`);
+  }
+  if (manifest.generator !== 'pixel-bert-synth' || manifest.seed === undefined || !manifest.sizes) {
+    throw new Error(`${manifestPath}: not a generated world (generator "${manifest.generator}"); the ceiling needs the scenes, which only a generated world has`);
+  }
+  const { seed, sizes } = manifest;
+  const opts = { imageSize: sizes.imageSize, objectsMin: sizes.objectsMin, objectsMax: sizes.objectsMax };
+  const flickr = JSON.parse(readFileSync(path.join(root, 'flickr30k/dataset_flickr30k.json'), 'utf8')) as { images: FlickrImage[] };
+  const test = flickr.images.filter((i) => i.split === 'test');
+  const norm = (s: string): string => s.toLowerCase().replace(/\s+/g, ' ').trim();
+
+  // Every caption the generator can write of each scene: its choices are few, 400 draws per type exhaust them.
+  const possible = test.map((img, k) => {
+    const scene = sampleScene(rngFor(seed, 'scene', 'flickr30k', img.imgid), opts);
+    const rng = rngFor(seed, 'retrieval-ceiling', k);
+    const out = new Set<string>();
+    for (let n = 0; n < 400; n++) for (const t of CAPTION_TYPES) {
+      const c = captionOf(scene, t, rng);
+      if (c !== null) out.add(norm(c));
+    }
+    return out;
+  });
+  const caps = test.flatMap((img, k) => img.sentences.map((s) => ({ image: k, raw: norm(s.raw), type: s.type ?? 'untyped' })));
+  const missing = caps.filter((c) => !possible[c.image]!.has(c.raw));
+  if (missing.length > 0) {
+    throw new Error(`${missing.length} of ${caps.length} test captions are not among their scene's possible captions (first: "${missing[0]!.raw}"): the world was written by another generator version than this code`);
+  }
+
+  const trueOf = caps.map((c) => possible.filter((p) => p.has(c.raw)).length);
+  const ir = trueOf.reduce((a, k) => a + 1 / k, 0) / caps.length;
+  let tr = 0;
+  for (let k = 0; k < test.length; k++) {
+    const own = caps.filter((c) => c.image === k).length;
+    tr += own / caps.filter((c) => possible[k]!.has(c.raw)).length;
+  }
+  tr /= test.length;
+  console.log(`${root}: ${test.length} test images, ${caps.length} captions (world seed ${seed})`);
+  console.log(`perfect-model R@1: image→text (TR) ${(100 * tr).toFixed(1)} %, text→image (IR) ${(100 * ir).toFixed(1)} % (chance ${(100 / test.length).toFixed(1)} %)`);
+  const types = [...new Set(caps.map((c) => c.type))];
+  for (const t of types) {
+    const ks = trueOf.filter((_, i) => caps[i]!.type === t);
+    const mean = ks.reduce((a, b) => a + b, 0) / ks.length;
+    const ceil = ks.reduce((a, b) => a + 1 / b, 0) / ks.length;
+    console.log(`  ${t.padEnd(9)} ${String(ks.length).padStart(4)} captions, each true of ${mean.toFixed(2)} test images on average; IR R@1 ceiling ${(100 * ceil).toFixed(1)} %`);
+  }
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (e) {
+  console.error(`retrieval-ceiling: ${(e as Error).message}`);
+  process.exit(2);
+}
