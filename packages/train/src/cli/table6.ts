@@ -169,7 +169,11 @@ await runCli(async () => {
   const t0 = performance.now();
   // every init stage the rows need (one backbone's per distinct backbone) before any row starts
   const initArgs = [...common, `--rows=${rows.join(',')}`];
-  const init = spawnSync(process.execPath, node('init.ts', initArgs), { stdio: 'inherit', cwd: WORKSPACE_ROOT });
+  // The init stages run alone: give TensorFlow every core (rows get one thread each, the backend's
+  // default; one thread made the ResNet stand-in 67 → 76 s in the sweep of 2026-12-02 evening).
+  const initEnv = { ...process.env };
+  for (const k of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS']) if (!initEnv[k]) initEnv[k] = String(os.availableParallelism());
+  const init = spawnSync(process.execPath, node('init.ts', initArgs), { stdio: 'inherit', cwd: WORKSPACE_ROOT, env: initEnv });
   if (init.status !== 0) {
     console.error(`\nthe shared initialisation stages failed (exit ${init.status}); rerun: npx nx run train:init ${initArgs.join(' ')}`);
     return init.status ?? 1;
