@@ -87,8 +87,8 @@ export const Pretrain = z
     /** Section 3.3: 15 % of text tokens, BERT's 80/10/10 replacement. */
     /** `weight`: the task's weight in the summed loss (default 1: the paper sums MLM and ITM). */
     mlm: z.strictObject({ probability: fraction('mlm.probability').gt(0, { error: 'mlm.probability must be > 0' }), weight: lossWeight('mlm.weight').optional() }),
-    /** Section 3.3: one negative (another image's sentence) per positive pair. */
     /**
+     * Section 3.3: one negative (another image's sentence) per positive pair.
      * `hard` (not in the paper, default none): that fraction of negatives is the caption, among
      * `candidates` drawn at random, sharing the most words with the positive (a caption that differs
      * in an attribute or two rather than in everything), so that ITM cannot stop at coarse cues.

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { backendFromEnv, backendInfo, initBackend } from './index';
-import { enableOneDnn, oneThreadPerProcess } from './init';
+import { enableOneDnn, tensorflowThreads } from './env';
 
 describe('initBackend', () => {
   it('activates the named backend and registers the extra kernels on it', async () => {
@@ -52,13 +52,13 @@ describe('enableOneDnn', () => {
   });
 });
 
-describe('oneThreadPerProcess', () => {
-  it('gives TensorFlow one intra- and one inter-op thread unless the user chose', () => {
+describe('tensorflowThreads', () => {
+  it('gives TensorFlow that many intra- and inter-op threads unless the user chose', () => {
     const unset: NodeJS.ProcessEnv = { TF_NUM_INTEROP_THREADS: '' };
-    oneThreadPerProcess(unset);
+    tensorflowThreads(1, unset);
     expect([unset['TF_NUM_INTRAOP_THREADS'], unset['TF_NUM_INTEROP_THREADS']]).toEqual(['1', '1']);
     const chosen: NodeJS.ProcessEnv = { TF_NUM_INTRAOP_THREADS: '2' };
-    oneThreadPerProcess(chosen);
+    tensorflowThreads(1, chosen);
     expect([chosen['TF_NUM_INTRAOP_THREADS'], chosen['TF_NUM_INTEROP_THREADS']]).toEqual(['2', '1']);
   });
 });

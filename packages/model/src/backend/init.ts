@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { installFastGradients } from '../fast/fast-paths';
+import { enableOneDnn, tensorflowThreads } from './env';
 import { registerExtraKernels } from '../kernels/index';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -98,30 +99,6 @@ async function tryBackend(name: BackendName): Promise<Attempt> {
   }
 }
 
-/**
- * oneDNN's CPU kernels (convolution gradients, batched matmuls) are off by default in TensorFlow
- * on non-Intel CPUs; on this project's AMD machines they roughly halve the conv filter gradient
- * (docs/performance.md). TensorFlow reads the variable when its library loads, so it is set
- * before the addon is imported; a value the user set (0 to turn it off) wins.
- */
-export function enableOneDnn(env: NodeJS.ProcessEnv = process.env): void {
-  if (env['TF_ENABLE_ONEDNN_OPTS'] === undefined || env['TF_ENABLE_ONEDNN_OPTS'] === '') env['TF_ENABLE_ONEDNN_OPTS'] = '1';
-}
-
-/**
- * One TensorFlow thread per process on the CPU build. A `small` step is ~1200 kernels of tens of
- * microseconds; splitting each across two threads cost more than it gained: alone, one thread ran
- * the pre-training step as fast as two (283 vs 267–307 samples/s) on ~25 % less CPU, and two rows
- * side by side (`train:table6 --jobs=2`) went 356–415 → 469–510 samples/s (docs/performance.md).
- * TensorFlow reads the variables when its first context starts, so they are set before the addon
- * is imported; values the user set win (e.g. `TF_NUM_INTRAOP_THREADS=2` for a paper-scale CPU run).
- * The GPU build is left to TensorFlow's defaults.
- */
-export function oneThreadPerProcess(env: NodeJS.ProcessEnv = process.env): void {
-  for (const k of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS'])
-    if (env[k] === undefined || env[k] === '') env[k] = '1';
-}
-
 async function tryTensorflow(): Promise<Attempt> {
   enableOneDnn();
   const reasons: string[] = [];
@@ -131,7 +108,8 @@ async function tryTensorflow(): Promise<Attempt> {
       reasons.push(`${pkg}: ${missing}`);
       continue;
     }
-    if (pkg === '@tensorflow/tfjs-node') oneThreadPerProcess();
+    // One thread per process on the CPU build (env.ts says why); the GPU build keeps TensorFlow's defaults.
+    if (pkg === '@tensorflow/tfjs-node') tensorflowThreads(1);
     try {
       // Importing the addon registers the 'tensorflow' backend with tfjs-core.
       await import(/* @vite-ignore */ pkg as string);

@@ -12,6 +12,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { tensorflowThreads } from '@pixel-bert/model/env';
 import { ROWS, SCALES, UsageError, WORKSPACE_ROOT, parseFlags, runCli, type Scale } from '@pixel-bert/spec';
 import { SLURM_FLAGS, slurmSweep } from '../launch/slurm';
 import { parseList } from './rows';
@@ -172,7 +173,7 @@ await runCli(async () => {
   // The init stages run alone: give TensorFlow every core (rows get one thread each, the backend's
   // default; one thread made the ResNet stand-in 67 → 76 s in the sweep of 2026-12-02 evening).
   const initEnv = { ...process.env };
-  for (const k of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS']) if (!initEnv[k]) initEnv[k] = String(os.availableParallelism());
+  tensorflowThreads(os.availableParallelism(), initEnv);
   const init = spawnSync(process.execPath, node('init.ts', initArgs), { stdio: 'inherit', cwd: WORKSPACE_ROOT, env: initEnv });
   if (init.status !== 0) {
     console.error(`\nthe shared initialisation stages failed (exit ${init.status}); rerun: npx nx run train:init ${initArgs.join(' ')}`);
