@@ -88,6 +88,13 @@ describe('losses', () => {
     expect(() => retrievalLoss(tf.tensor2d([[1, 2]]), 2)).toThrow(/integer in \[1, 1\]/);
     s.dispose();
   });
+
+  it('retrieval: with every negative kept it is the plain softmax, one negative included', () => {
+    const one = retrievalLoss(tf.tensor2d([[1, 3]]), 1).dataSync()[0]!;
+    expect(one).toBeCloseTo(Math.log(1 + Math.exp(2)), 5);
+    const all = retrievalLoss(tf.tensor2d([[0.5, 0.2, -1]]), 2).dataSync()[0]!;
+    expect(all).toBeCloseTo(-Math.log(Math.exp(0.5) / (Math.exp(0.5) + Math.exp(0.2) + Math.exp(-1))), 5);
+  });
 });
 
 describe('[CLS] heads', () => {

@@ -103,6 +103,8 @@ export function retrievalLoss(scores: tf.Tensor2D, hard: number): tf.Scalar {
   if (!Number.isInteger(hard) || hard < 1 || hard > n) {
     throw new Error(`retrieval loss: hard negatives must be an integer in [1, ${n}], got ${hard}`);
   }
+  // Every negative kept: the plain softmax (and no one-hot of depth 1 when there is one negative).
+  if (hard === n) return softmaxCrossEntropy(scores, new Array<number>(B).fill(0));
   const keepMask = fastPaths().deviceHardNegatives ? hardNegativeMaskOnDevice(scores, hard) : hardNegativeMaskOnHost(scores, hard);
   // Dropped negatives get −1e9: exp underflows to 0, so they neither count nor get gradient.
   const masked = tf.where(keepMask, scores, tf.fill([B, cols], -1e9)) as tf.Tensor2D;
