@@ -6,11 +6,15 @@
 // (a caption it can write is true of the scene), and gives the expected R@1 of a model that ranks
 // all true pairs first, ties broken at random: text→image (IR) averages 1 / (test images the caption
 // is true of); image→text (TR) averages (the image's own captions) / (test captions true of it).
+// R@5 and R@10 likewise: the chance that a random order of the tied candidates puts a right one in
+// the first K. Beside it, the same figures for a model that knows only how many objects an image
+// holds (it ties every image of the caption's image's object count): what counting alone buys.
 //
 //   npx tsx tools/retrieval-ceiling.ts [--data=data/small]
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CAPTION_TYPES, captionOf, rngFor, sampleScene } from '@pixel-bert/data';
 
 interface Sentence { raw: string; type?: string }
@@ -53,15 +57,23 @@ function main(argv: string[]): void {
   }
 
   const trueOf = caps.map((c) => possible.filter((p) => p.has(c.raw)).length);
-  const ir = trueOf.reduce((a, k) => a + 1 / k, 0) / caps.length;
-  let tr = 0;
-  for (let k = 0; k < test.length; k++) {
-    const own = caps.filter((c) => c.image === k).length;
-    tr += own / caps.filter((c) => possible[k]!.has(c.raw)).length;
-  }
-  tr /= test.length;
+  const count = test.map((img) => sampleScene(rngFor(seed, 'scene', 'flickr30k', img.imgid), opts).objects.length);
+  const ownOf = test.map((_, k) => caps.filter((c) => c.image === k).length);
+  const perfect = recalls(
+    caps.map((_, i) => ({ right: 1, tied: trueOf[i]! })),
+    test.map((_, k) => ({ right: ownOf[k]!, tied: caps.filter((c) => possible[k]!.has(c.raw)).length })),
+  );
+  const counting = recalls(
+    caps.map((c) => ({ right: 1, tied: count.filter((n) => n === count[c.image]).length })),
+    test.map((_, k) => ({ right: ownOf[k]!, tied: caps.filter((c) => count[c.image] === count[k]).length })),
+  );
+  const fmt = (r: Record<number, number>) => KS.map((k) => `R@${k} ${(100 * r[k]!).toFixed(1)}`).join(', ');
   console.log(`${root}: ${test.length} test images, ${caps.length} captions (world seed ${seed})`);
-  console.log(`perfect-model R@1: image→text (TR) ${(100 * tr).toFixed(1)} %, text→image (IR) ${(100 * ir).toFixed(1)} % (chance ${(100 / test.length).toFixed(1)} %)`);
+  console.log(`perfect-model R@1: image→text (TR) ${(100 * perfect.tr[1]!).toFixed(1)} %, text→image (IR) ${(100 * perfect.ir[1]!).toFixed(1)} % (chance ${(100 / test.length).toFixed(1)} %)`);
+  console.log(`  a perfect model:        TR ${fmt(perfect.tr)}; IR ${fmt(perfect.ir)}`);
+  console.log(`  a model that only counts the objects (${count.filter((n) => n === 1).length} test images hold one, ${count.filter((n) => n === 2).length} two, ${count.filter((n) => n > 2).length} more):`);
+  console.log(`                          TR ${fmt(counting.tr)}; IR ${fmt(counting.ir)}`);
+  console.log(`  chance:                 TR ${fmt(recalls([], test.map((_, k) => ({ right: ownOf[k]!, tied: caps.length }))).tr)}; IR ${fmt(recalls(caps.map(() => ({ right: 1, tied: test.length })), []).ir)}`);
   const types = [...new Set(caps.map((c) => c.type))];
   for (const t of types) {
     const ks = trueOf.filter((_, i) => caps[i]!.type === t);
@@ -71,9 +83,29 @@ function main(argv: string[]): void {
   }
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (e) {
-  console.error(`retrieval-ceiling: ${(e as Error).message}`);
-  process.exit(2);
+const KS = [1, 5, 10];
+
+/** P(a right candidate is among the first k) when `right` of `tied` candidates are ranked first in random order. */
+export function hitChance(right: number, tied: number, k: number): number {
+  if (right <= 0) return 0;
+  let miss = 1;
+  for (let i = 0; i < k && i < tied; i++) miss *= Math.max(0, tied - right - i) / (tied - i);
+  return 1 - miss;
+}
+
+function recalls(irQueries: { right: number; tied: number }[], trQueries: { right: number; tied: number }[]) {
+  const mean = (qs: { right: number; tied: number }[], k: number) => qs.reduce((a, q) => a + hitChance(q.right, q.tied, k), 0) / Math.max(1, qs.length);
+  return {
+    ir: Object.fromEntries(KS.map((k) => [k, mean(irQueries, k)])) as Record<number, number>,
+    tr: Object.fromEntries(KS.map((k) => [k, mean(trQueries, k)])) as Record<number, number>,
+  };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    main(process.argv.slice(2));
+  } catch (e) {
+    console.error(`retrieval-ceiling: ${(e as Error).message}`);
+    process.exit(2);
+  }
 }
