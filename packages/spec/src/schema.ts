@@ -189,6 +189,11 @@ export const Finetune = z.strictObject({
       hardNegatives: posInt('hardNegatives'),
       /** Section 4.4: only the Transformer is fine-tuned for retrieval. */
       finetuneCnn: z.boolean(),
+      /**
+       * Not in the paper (default none): that fraction of each group's negatives is, of `candidates`
+       * captions of other images, the one sharing the most words with the true caption.
+       */
+      hard: z.strictObject({ fraction: fraction('retrieval.hard.fraction'), candidates: posInt('retrieval.hard.candidates') }).optional(),
     })
     .superRefine(checkSchedule)
     .refine((r) => r.hardNegatives <= r.negatives, {

@@ -233,6 +233,45 @@ describe('task batches', () => {
     }
   });
 
+  it('hard retrieval negatives: the first round(fraction × N) of a group share more words with the true caption than random ones; all still distinct captions of other images', () => {
+    const rng = rngFor(4, 'retrieval-hard');
+    const ex: CaptionExample[] = [];
+    for (let i = 0; i < 60; i++) for (let k = 0; k < 2; k++) ex.push({ imageIndex: i, ids: Array.from({ length: 6 }, () => 200 + rng.int(40)) });
+    const similarity = (a: readonly number[], b: readonly number[]) => {
+      const A = new Set(a), B = new Set(b);
+      const shared = [...A].filter((t) => B.has(t)).length;
+      return shared / (A.size + B.size - shared);
+    };
+    const N = 6;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const bySlot = (hard?: { fraction: number; candidates: number }) => {
+      const first: number[] = [];
+      const last: number[] = [];
+      for (let step = 0; step < 5; step++) {
+        const b = buildRetrievalTrainBatch(ex, { seed: 9, epoch: 0, step }, { specials: sp, batchSize: 10, maxLength: 16, negatives: N, ...(hard ? { hard } : {}) });
+        const T = b.text.seqLen;
+        const row = (r: number) => [...b.text.inputIds.slice(r * T, (r + 1) * T)].filter((t) => t !== sp.pad && t !== sp.cls && t !== sp.sep);
+        for (let g = 0; g < 10; g++) {
+          const img = ex[b.exampleIndex[g]!]!.imageIndex;
+          const pos = row(g * (N + 1));
+          const negs = Array.from({ length: N }, (_, k) => row(g * (N + 1) + 1 + k));
+          expect(new Set(negs.map((n) => n.join())).size).toBe(N);
+          for (const n of negs) {
+            expect(n).not.toEqual(pos);
+            expect(ex.some((e) => e.imageIndex !== img && e.ids.join() === n.join())).toBe(true);
+          }
+          negs.forEach((n, k) => (k < N / 2 ? first : last).push(similarity(pos, n)));
+        }
+      }
+      return { first: mean(first), last: mean(last) };
+    };
+    const random = bySlot();
+    const half = bySlot({ fraction: 0.5, candidates: 16 });
+    expect(half.first).toBeGreaterThan(random.first + 0.1);
+    expect(Math.abs(half.last - random.last)).toBeLessThan(0.05);
+    expect(half.last).toBeLessThan(half.first - 0.1);
+  });
+
   it('retrieval groups: the true caption then 20 distinct captions of other images; evaluation covers every pair once', () => {
     const ex = captions(30, 5);
     const b = buildRetrievalTrainBatch(ex, { seed: 2, epoch: 1, step: 0 }, { specials: sp, batchSize: 4, maxLength: 16, negatives: 20 });

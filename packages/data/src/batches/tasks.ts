@@ -103,6 +103,14 @@ function drawOtherImage(examples: readonly CaptionExample[], imageIndex: number,
   return rng.pick(others);
 }
 
+/** Words in common over words in either (Jaccard) of a caption's word set and another caption. */
+function jaccard(words: ReadonlySet<number>, ids: readonly number[]): number {
+  const other = new Set(ids);
+  let shared = 0;
+  for (const t of other) if (words.has(t)) shared++;
+  return shared / (words.size + other.size - shared);
+}
+
 /** Of `candidates` captions of other images, the one with the most words in common with `ex` (not word for word the same). */
 function drawSimilar(examples: readonly CaptionExample[], ex: CaptionExample, candidates: number, rng: Rng): CaptionExample {
   const own = new Set(ex.ids);
@@ -112,10 +120,7 @@ function drawSimilar(examples: readonly CaptionExample[], ex: CaptionExample, ca
   for (let k = 0; k < candidates; k++) {
     const e = drawOtherImage(examples, ex.imageIndex, rng);
     if (same(e)) continue;
-    const words = new Set(e.ids);
-    let shared = 0;
-    for (const t of words) if (own.has(t)) shared++;
-    const score = shared / (own.size + words.size - shared);
+    const score = jaccard(own, e.ids);
     if (score > bestScore) [best, bestScore] = [e, score];
   }
   return best ?? drawOtherImage(examples, ex.imageIndex, rng);
@@ -230,8 +235,15 @@ function imageCaptions(examples: readonly CaptionExample[]): Map<number, Set<str
  * positive image's own captions is not a negative (it describes the image word for word: in the
  * generated world half the captions do), so it is never drawn. The true caption is always first in
  * its group; the loss (softmax over the group, gradients through the hardest few) lives in train.
+ * With `hard` (not in the paper), the first round(fraction × negatives) negatives of each group are
+ * each, of `candidates` such captions, the one sharing the most words with the positive (as ITM's
+ * hard negatives): captions that differ from it in an attribute or two rather than in everything.
  */
-export function buildRetrievalTrainBatch(examples: readonly CaptionExample[], c: BatchCursor, o: TextOptions & { negatives: number }): RetrievalTrainBatch {
+export function buildRetrievalTrainBatch(
+  examples: readonly CaptionExample[],
+  c: BatchCursor,
+  o: TextOptions & { negatives: number; hard?: { fraction: number; candidates: number } },
+): RetrievalTrainBatch {
   const idx = batchIndices(examples.length, o.batchSize, c, o.dropLast);
   const rng = batchRng('retrieval', c);
   const rows: number[][] = [];
@@ -242,17 +254,22 @@ export function buildRetrievalTrainBatch(examples: readonly CaptionExample[], c:
     images.push(ex.imageIndex);
     const taken = new Set<number>();
     const own = imageCaptions(examples).get(ex.imageIndex)!;
-    for (let k = 0; k < o.negatives; k++) {
-      let j = -1;
+    const draw = (): number => {
       for (let tries = 0; tries < 10_000; tries++) {
         const cand = rng.int(examples.length);
         const c = examples[cand] as CaptionExample;
-        if (c.imageIndex !== ex.imageIndex && !taken.has(cand) && !own.has(c.ids.join(' '))) {
-          j = cand;
-          break;
-        }
+        if (c.imageIndex !== ex.imageIndex && !taken.has(cand) && !own.has(c.ids.join(' '))) return cand;
       }
-      if (j < 0) throw new Error(`retrieval: could not draw ${o.negatives} distinct captions of images other than ${ex.imageIndex}, unlike its own captions, from ${examples.length} examples`);
+      throw new Error(`retrieval: could not draw ${o.negatives} distinct captions of images other than ${ex.imageIndex}, unlike its own captions, from ${examples.length} examples`);
+    };
+    const hardCount = o.hard ? Math.round(o.hard.fraction * o.negatives) : 0;
+    const words = new Set(ex.ids);
+    for (let k = 0; k < o.negatives; k++) {
+      let j = draw();
+      for (let n = 1; k < hardCount && n < o.hard!.candidates; n++) {
+        const cand = draw();
+        if (jaccard(words, examples[cand]!.ids) > jaccard(words, examples[j]!.ids)) j = cand;
+      }
       taken.add(j);
       rows.push(wrapRow((examples[j] as CaptionExample).ids, o.specials, o.maxLength));
       images.push(ex.imageIndex);

@@ -65,7 +65,7 @@ export const retrieval: StageDef = {
       files,
       trainExamples: examples.length,
       describe: { trainCaptions: examples.length, trainImages: train.images.length, valImages: val.images.length, testImages: test.images.length, testCaptions: test.captions.length },
-      batch: (c, batchSize) => toStepBatch(buildRetrievalTrainBatch(examples, c, { ...textOptions(spec, tokenizer, batchSize), negatives: r.negatives })),
+      batch: (c, batchSize) => toStepBatch(buildRetrievalTrainBatch(examples, c, { ...textOptions(spec, tokenizer, batchSize), negatives: r.negatives, ...(r.hard ? { hard: r.hard } : {}) })),
       validate: async (ev) => {
         const m = rank(await scoreMatrix(ev, val), val);
         return { tr_r1: m.tr['R@1']!, ir_r1: m.ir['R@1']! };
