@@ -185,6 +185,14 @@ describe('overrides', () => {
     expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.vqa.lr.adam=1'] })).message).toMatch(/unknown key "adam"/);
   });
 
+  it('takes hard retrieval negatives as {fraction, candidates}, absent by default, and checks both', () => {
+    const r = loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.retrieval.hard={fraction: 0.5, candidates: 16}'] });
+    expect(r.spec.finetune.retrieval.hard).toEqual({ fraction: 0.5, candidates: 16 });
+    expect(loadRowSpec({ row: 4, scale: 'smoke' }).spec.finetune.retrieval.hard).toBeUndefined();
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.retrieval.hard={fraction: 1.5, candidates: 16}'] })).message).toMatch(/retrieval\.hard\.fraction must be in \[0, 1\]/);
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.retrieval.hard={fraction: 1, candidates: 0}'] })).message).toMatch(/retrieval\.hard\.candidates must be a whole number ≥ 1/);
+  });
+
   it('rejects a scale that does not exist', () => {
     expect(errorOf(() => loadRowSpec({ row: 4, scale: 'huge' as never })).message).toContain('smoke, small, paper');
   });
