@@ -4,7 +4,7 @@
 // JSON is written with a fixed key order and no timestamps, and the tree appears atomically.
 
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { SYNTH_VOCAB_SIZE } from '@pixel-bert/spec';
@@ -65,6 +65,29 @@ function karpathyTokens(raw: string): string[] {
 }
 
 const pad12 = (n: number): string => String(n).padStart(12, '0');
+
+/**
+ * The scenes of a world `data:synth` wrote at `root`, rebuilt from its manifest (seed and sizes):
+ * `scene('flickr30k', imgid)` is the scene behind that image. Null when `root` holds no generated
+ * world (real data); an error when the manifest is of another generator version than this code.
+ */
+export function generatedScenes(root: string): ((...keys: (string | number)[]) => Scene) | null {
+  const file = join(root, 'manifest.json');
+  if (!existsSync(file)) return null;
+  let m: { generator?: unknown; version?: unknown; seed?: unknown; sizes?: Partial<SynthSizes> };
+  try {
+    m = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (m.generator !== GENERATOR) return null;
+  const { imageSize, objectsMin, objectsMax } = m.sizes ?? {};
+  if (m.version !== GENERATOR_VERSION || typeof m.seed !== 'number' || !imageSize || !objectsMin || !objectsMax) {
+    throw new Error(`${file}: written by data:synth version ${String(m.version)} (this code writes ${GENERATOR_VERSION}) or without seed and sizes; regenerate the world (npx nx run data:synth)`);
+  }
+  const seed = m.seed;
+  return (...keys) => sampleScene(rngFor(seed, 'scene', ...keys), { imageSize, objectsMin, objectsMax });
+}
 
 export async function generateWorld(opts: SynthOptions): Promise<SynthSummary> {
   const t0 = performance.now();

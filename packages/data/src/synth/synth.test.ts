@@ -12,6 +12,7 @@ import {
   CAPTION_TYPES,
   SYNTH_PRESETS,
   generateWorld,
+  generatedScenes,
   hashTree,
   objectBox,
   questionsFor,
@@ -21,6 +22,7 @@ import {
   roughNormalise,
   sampleScene,
   NLVR2_TYPES,
+  SHAPES,
   statementFor,
   type Nlvr2Type,
   type Scene,
@@ -121,6 +123,25 @@ describe('generated world on disk', () => {
     expect(flickr.images.filter((i: any) => i.split === 'test')).toHaveLength(tiny.retrievalTestImages);
     const manifest = await readJson(join(out, 'manifest.json'));
     expect(manifest.counts['vqa.val2014.questions']).toBe(tiny.vqaTestQuestions);
+
+    // The scenes rebuilt from the manifest are the ones drawn: each "scene" caption names every
+    // object's shape, and no other shape.
+    const scenes = generatedScenes(out)!;
+    let checked = 0;
+    for (const im of flickr.images) {
+      const sc = scenes('flickr30k', im.imgid);
+      im.sentences.forEach((s: any) => {
+        if (s.type !== 'scene') return;
+        const named = new Set(SHAPES.filter((sh) => new RegExp(`\\b${sh}\\b`).test(s.raw.toLowerCase())));
+        expect(named).toEqual(new Set(sc.objects.map((o) => o.shape)));
+        checked++;
+      });
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(generatedScenes(join(out, 'flickr30k'))).toBeNull();
+    await mkdir(join(dir, 'old'), { recursive: true });
+    await writeFile(join(dir, 'old', 'manifest.json'), JSON.stringify({ ...manifest, version: 0 }));
+    expect(() => generatedScenes(join(dir, 'old'))).toThrow(/version 0 \(this code writes 1\)/);
   });
 
   it('replaces its own earlier output atomically but refuses to overwrite a foreign directory', async () => {
