@@ -12,10 +12,10 @@
 //
 //   npx tsx tools/retrieval-ceiling.ts [--data=data/small]
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CAPTION_TYPES, captionOf, rngFor, sampleScene } from '@pixel-bert/data';
+import { CAPTION_TYPES, captionOf, generatedScenes, rngFor } from '@pixel-bert/data';
+import { expectedRecallAtK } from '@pixel-bert/eval';
 
 interface Sentence { raw: string; type?: string }
 interface FlickrImage { imgid: number; split: string; sentences: Sentence[] }
@@ -24,24 +24,19 @@ function main(argv: string[]): void {
   const dataArg = argv.find((a) => a.startsWith('--data='));
   const root = path.resolve(dataArg ? dataArg.slice('--data='.length) : 'data/small');
   const manifestPath = path.join(root, 'manifest.json');
-  let manifest: { generator?: string; seed?: number; sizes?: { imageSize: number; objectsMin: number; objectsMax: number } };
-  try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  } catch (e) {
-    throw new Error(`${manifestPath}: cannot read the generated world's manifest (${(e as Error).message}); generate it first (npx nx run data:synth --scale=small) or pass --data=<dir>`);
+  if (!existsSync(manifestPath)) {
+    throw new Error(`${manifestPath}: no generated world here; generate it first (npx nx run data:synth --scale=small) or pass --data=<dir>`);
   }
-  if (manifest.generator !== 'pixel-bert-synth' || manifest.seed === undefined || !manifest.sizes) {
-    throw new Error(`${manifestPath}: not a generated world (generator "${manifest.generator}"); the ceiling needs the scenes, which only a generated world has`);
-  }
-  const { seed, sizes } = manifest;
-  const opts = { imageSize: sizes.imageSize, objectsMin: sizes.objectsMin, objectsMax: sizes.objectsMax };
+  const sceneOf = generatedScenes(root);
+  if (!sceneOf) throw new Error(`${manifestPath}: not a generated world; the ceiling needs the scenes, which only a generated world has`);
+  const seed = (JSON.parse(readFileSync(manifestPath, 'utf8')) as { seed: number }).seed;
   const flickr = JSON.parse(readFileSync(path.join(root, 'flickr30k/dataset_flickr30k.json'), 'utf8')) as { images: FlickrImage[] };
   const test = flickr.images.filter((i) => i.split === 'test');
   const norm = (s: string): string => s.toLowerCase().replace(/\s+/g, ' ').trim();
 
   // Every caption the generator can write of each scene: its choices are few, 400 draws per type exhaust them.
   const possible = test.map((img, k) => {
-    const scene = sampleScene(rngFor(seed, 'scene', 'flickr30k', img.imgid), opts);
+    const scene = sceneOf('flickr30k', img.imgid);
     const rng = rngFor(seed, 'retrieval-ceiling', k);
     const out = new Set<string>();
     for (let n = 0; n < 400; n++) for (const t of CAPTION_TYPES) {
@@ -57,7 +52,7 @@ function main(argv: string[]): void {
   }
 
   const trueOf = caps.map((c) => possible.filter((p) => p.has(c.raw)).length);
-  const count = test.map((img) => sampleScene(rngFor(seed, 'scene', 'flickr30k', img.imgid), opts).objects.length);
+  const count = test.map((img) => sceneOf('flickr30k', img.imgid).objects.length);
   const ownOf = test.map((_, k) => caps.filter((c) => c.image === k).length);
   const perfect = recalls(
     caps.map((_, i) => ({ right: 1, tied: trueOf[i]! })),
@@ -85,27 +80,17 @@ function main(argv: string[]): void {
 
 const KS = [1, 5, 10];
 
-/** P(a right candidate is among the first k) when `right` of `tied` candidates are ranked first in random order. */
-export function hitChance(right: number, tied: number, k: number): number {
-  if (right <= 0) return 0;
-  let miss = 1;
-  for (let i = 0; i < k && i < tied; i++) miss *= Math.max(0, tied - right - i) / (tied - i);
-  return 1 - miss;
-}
-
 function recalls(irQueries: { right: number; tied: number }[], trQueries: { right: number; tied: number }[]) {
-  const mean = (qs: { right: number; tied: number }[], k: number) => qs.reduce((a, q) => a + hitChance(q.right, q.tied, k), 0) / Math.max(1, qs.length);
-  return {
-    ir: Object.fromEntries(KS.map((k) => [k, mean(irQueries, k)])) as Record<number, number>,
-    tr: Object.fromEntries(KS.map((k) => [k, mean(trQueries, k)])) as Record<number, number>,
+  const at = (qs: { right: number; tied: number }[]) => {
+    const r = qs.length > 0 ? expectedRecallAtK(qs, KS) : {};
+    return Object.fromEntries(KS.map((k) => [k, r[`R@${k}`] ?? 0])) as Record<number, number>;
   };
+  return { ir: at(irQueries), tr: at(trQueries) };
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  try {
-    main(process.argv.slice(2));
-  } catch (e) {
-    console.error(`retrieval-ceiling: ${(e as Error).message}`);
-    process.exit(2);
-  }
+try {
+  main(process.argv.slice(2));
+} catch (e) {
+  console.error(`retrieval-ceiling: ${(e as Error).message}`);
+  process.exit(2);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, consistency, estimate, recallAtK, vqaScore } from './metrics';
+import { accuracy, consistency, estimate, expectedRecallAtK, hitChance, recallAtK, vqaScore } from './metrics';
 
 describe('vqaScore', () => {
   it('follows the VQA v2 metric (leave-one-out average of min(1, matches/3))', () => {
@@ -43,6 +43,34 @@ describe('recallAtK', () => {
     // A constant scorer gets no credit at R@1.
     expect(recallAtK([[0, 0, 0, 0]], () => [3], [1])['R@1']!.mean).toBe(0);
     expect(() => recallAtK([[0, 1]], () => [5])).toThrow(/candidate 5/);
+  });
+});
+
+describe('expected recall of tied candidates in random order', () => {
+  it('agrees with counting the orders by hand', () => {
+    expect(hitChance(1, 1, 1)).toBe(1);
+    expect(hitChance(1, 2, 1)).toBeCloseTo(0.5, 12);
+    // two right of four, first two places: 1 − (2/4 · 1/3) = 5/6
+    expect(hitChance(2, 4, 2)).toBeCloseTo(5 / 6, 12);
+    expect(hitChance(1, 100, 10)).toBeCloseTo(0.1, 12);
+    expect(hitChance(1, 5, 5)).toBe(1);
+    expect(hitChance(3, 5, 3)).toBe(1);
+    expect(hitChance(0, 5, 3)).toBe(0);
+    expect(() => hitChance(3, 2, 1)).toThrow(/right \(3\) ≤ tied \(2\)/);
+  });
+
+  it('averages over queries; matches recallAtK on a model that scores exactly that way, averaged over tie orders', () => {
+    const r = expectedRecallAtK([{ right: 1, tied: 2 }, { right: 1, tied: 1 }], [1, 2]);
+    expect(r['R@1']).toBeCloseTo(0.75, 12);
+    expect(r['R@2']).toBe(1);
+    // chance on 4 candidates, 1 right: R@1 = 1/4; recallAtK of random scores approaches it.
+    let hits = 0;
+    const trials = 4000;
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let t = 0; t < trials; t++) hits += recallAtK([[rand(), rand(), rand(), rand()]], () => [0], [1])['R@1']!.mean;
+    expect(Math.abs(hits / trials - expectedRecallAtK([{ right: 1, tied: 4 }], [1])['R@1']!)).toBeLessThan(0.03);
+    expect(() => expectedRecallAtK([])).toThrow(/no queries/);
   });
 });
 

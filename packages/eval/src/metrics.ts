@@ -82,6 +82,28 @@ export function recallAtK(
 }
 
 /**
+ * The chance that `right` candidates tied with `tied − right` wrong ones at the top of a ranking, in
+ * random order, put a right one among the first `k`: 1 − C(tied − right, k) / C(tied, k).
+ */
+export function hitChance(right: number, tied: number, k: number): number {
+  if (!(right >= 0 && tied >= right && k >= 0)) throw new Error(`hitChance: need 0 ≤ right (${right}) ≤ tied (${tied}) and k (${k}) ≥ 0`);
+  if (right === 0) return 0;
+  let miss = 1;
+  for (let i = 0; i < k && i < tied; i++) miss *= Math.max(0, tied - right - i) / (tied - i);
+  return 1 - miss;
+}
+
+/**
+ * Recall@K (fractions) of a model that ranks, for each query, `tied` candidates first in random
+ * order, `right` of them correct: the expected score of a reference model (chance: every candidate
+ * tied; a model that knows only some property: the candidates sharing it).
+ */
+export function expectedRecallAtK(queries: readonly { right: number; tied: number }[], ks: readonly number[] = [1, 5, 10]): Record<string, number> {
+  if (queries.length === 0) throw new Error('expectedRecallAtK: no queries');
+  return Object.fromEntries(ks.map((k) => [`R@${k}`, queries.reduce((a, q) => a + hitChance(q.right, q.tied, k), 0) / queries.length]));
+}
+
+/**
  * NLVR²'s consistency (Suhr et al., 2019): the fraction of image pairs all of whose statements
  * were judged right. `groups[i]` names the pair statement i is about (the reader's `pairId`).
  */
