@@ -39,6 +39,10 @@ describe('train:ablation --row=4 --scale=smoke', () => {
       expect(parent.metrics[k], k).toBeLessThanOrEqual(100);
     }
     expect(parent.metrics['retrieval.test.images']).toBe(16);
+    // Reference rankers on the same split: chance ties all 16 images; counting ties fewer, so it scores more.
+    expect(parent.metrics['retrieval.test.chance.ir_r1']).toBeCloseTo(100 / 16, 3);
+    expect(parent.metrics['retrieval.test.chance.ir_r10']).toBeCloseTo(1000 / 16, 3);
+    for (const k of ['tr_r1', 'ir_r1', 'ir_r5']) expect(parent.metrics[`retrieval.test.counting.${k}`], k).toBeGreaterThan(parent.metrics[`retrieval.test.chance.${k}`]!);
     expect(Object.keys(parent.metrics).some((k) => /^vqa\.test\.score\.(colour|shape|count)$/.test(k))).toBe(true);
     const children = runs.filter((r) => r.parentRunId === parent.runId);
     expect(children.map((r) => r.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text', 'nlvr2', 'pretrain', 'retrieval', 'vqa']);

@@ -7,8 +7,8 @@
 // ITM head (matched − mismatched logit), as UNITER does; the paper does not say.
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { buildRetrievalTrainBatch, readKarpathy, type CaptionExample, type KarpathyImage } from '@pixel-bert/data';
-import { recallAtK } from '@pixel-bert/eval';
+import { buildRetrievalTrainBatch, generatedScenes, readKarpathy, type CaptionExample, type KarpathyImage } from '@pixel-bert/data';
+import { expectedRecallAtK, recallAtK } from '@pixel-bert/eval';
 import { embedImages, embedTexts, jointForward, retrievalHeadForward, retrievalHeadFromItm, retrievalLoss, retrievalScores } from '@pixel-bert/model';
 import type { Evaluator, StageDef, StepBatch } from '../runner/types';
 import { ROW_STAGE, StageInputError, forwardBatch, orderedBatch, pct, ranges, rowStagePart, textOptions, textTensors } from './common';
@@ -16,6 +16,8 @@ import { ROW_STAGE, StageInputError, forwardBatch, orderedBatch, pct, ranges, ro
 interface Split {
   /** Index into the stage's files of each image. */
   images: number[];
+  /** Each image's id in the Karpathy file (`imgid`). */
+  ids: number[];
   captions: { ids: number[]; image: number; type?: string }[];
 }
 
@@ -43,14 +45,17 @@ export const retrieval: StageDef = {
     const split = (which: string, limit = 0): Split => {
       let ims: KarpathyImage[] = k.images.filter((im) => im.split === which || (which === 'train' && im.split === 'restval'));
       if (limit > 0) ims = ims.slice(0, limit);
-      const out: Split = { images: [], captions: [] };
+      const out: Split = { images: [], ids: [], captions: [] };
       for (const im of ims) {
         const f = files.push(join(imageDir, im.relPath)) - 1;
         out.images.push(f);
+        out.ids.push(im.id);
         im.sentences.forEach((s, j) => out.captions.push({ ids: tokenizer.ids(s), image: out.images.length - 1, ...(im.sentenceTypes?.[j] ? { type: im.sentenceTypes[j] } : {}) }));
       }
       return out;
     };
+    // A generated world's scenes, for the reference that knows only each image's object count.
+    const scenes = generatedScenes(root);
     const train = split('train');
     const val = split('val', spec.trainer.retrievalValImages);
     const test = split('test');
@@ -85,6 +90,7 @@ export const retrieval: StageDef = {
           'retrieval.test.captions': test.captions.length,
         };
         for (const [t, v] of Object.entries(m.irByType)) out[`retrieval.test.ir_r1.${t}`] = v;
+        Object.assign(out, references(test, scenes));
         return out;
       },
     };
@@ -143,6 +149,30 @@ export const retrieval: StageDef = {
 
 function toStepBatch(b: ReturnType<typeof buildRetrievalTrainBatch>): StepBatch {
   return { examples: b.exampleIndex.length, rowsPerExample: b.groupSize, imageIndex: b.imageIndex, text: b.text, perRow: {}, perExample: {} };
+}
+
+/**
+ * What reference rankers would score on the split, R@1/5/10 both ways (percent): `chance` (every
+ * candidate tied) and, on a generated world, `counting` (a model that knows only how many objects
+ * each image holds: it ties every candidate of the query's object count, puts the others last).
+ */
+function references(s: Split, scenes: ReturnType<typeof generatedScenes>): Record<string, number> {
+  const own = s.images.map(() => 0);
+  for (const c of s.captions) own[c.image]!++;
+  const out: Record<string, number> = {};
+  const put = (name: string, tr: { right: number; tied: number }[], ir: { right: number; tied: number }[]) => {
+    for (const [dir, qs] of [['tr', tr], ['ir', ir]] as const) {
+      for (const [k, v] of Object.entries(expectedRecallAtK(qs))) out[`retrieval.test.${name}.${dir}_r${k.slice(2)}`] = pct(v);
+    }
+  };
+  put('chance', own.map((n) => ({ right: n, tied: s.captions.length })), s.captions.map(() => ({ right: 1, tied: s.images.length })));
+  if (scenes) {
+    const count = s.ids.map((id) => scenes('flickr30k', id).objects.length);
+    const imagesWith = (n: number) => count.filter((m) => m === n).length;
+    const captionsWith = (n: number) => s.captions.filter((c) => count[c.image] === n).length;
+    put('counting', own.map((n, i) => ({ right: n, tied: captionsWith(count[i]!) })), s.captions.map((c) => ({ right: 1, tied: imagesWith(count[c.image]!) })));
+  }
+  return out;
 }
 
 /** Recall@K both ways (percent) from the score matrix, image retrieval R@1 per caption type. */
