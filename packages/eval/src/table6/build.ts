@@ -45,6 +45,8 @@ export interface ScaleTable {
   rows: TableRow[];
   findings: FindingResult[];
   perType: PerTypeRow[];
+  /** Reference levels the runs logged for their own test splits (chance, counting), over every counted run. */
+  baselines: { label: string; metric: string; summary: Summary }[];
   /** Runs not counted: unfinished (RUNNING), failed or killed, or without a valid row / seed tag. */
   excluded: { run: RowRun; reason: string }[];
   flags: string[];
@@ -153,6 +155,20 @@ function perTypeRows(rows: TableRow[]): PerTypeRow[] {
   return out;
 }
 
+/** Reference levels shown beside the table when the runs logged them (docs/runs.md). */
+export const BASELINES: { label: string; metric: string }[] = [
+  { label: 'VQA chance (the most frequent training answer)', metric: 'vqa.test.chance' },
+  { label: 'TR R@1 chance', metric: 'retrieval.test.chance.tr_r1' },
+  { label: 'IR R@1 chance', metric: 'retrieval.test.chance.ir_r1' },
+  { label: 'TR R@1 of counting the objects alone', metric: 'retrieval.test.counting.tr_r1' },
+  { label: 'IR R@1 of counting the objects alone', metric: 'retrieval.test.counting.ir_r1' },
+];
+
+function baselinesOf(rows: TableRow[]): ScaleTable['baselines'] {
+  const runs = rows.flatMap((r) => r.group?.runs ?? []);
+  return BASELINES.map((b) => ({ ...b, summary: cellOf(runs, b.metric) })).filter((b) => b.summary.n > 0);
+}
+
 /** Builds one table per scale (sorted smoke, small, paper, then others). */
 export function buildTables(runs: readonly RowRun[]): ScaleTable[] {
   const order = ['smoke', 'small', 'paper'];
@@ -182,5 +198,5 @@ export function buildTable(scale: string, runs: readonly RowRun[]): ScaleTable {
   const missing = rows.filter((r) => !r.group).map((r) => r.row);
   if (missing.length > 0) flags.push(`row(s) ${missing.join(', ')} have no finished run at ${scale} scale (shown as missing)`);
   const cell = (row: RowNumber, column: ColumnKey) => rows[row - 1]!.cells[column] ?? null;
-  return { scale, rows, findings: evaluateFindings(cell, scale), perType: perTypeRows(rows), excluded, flags };
+  return { scale, rows, findings: evaluateFindings(cell, scale), perType: perTypeRows(rows), baselines: baselinesOf(rows), excluded, flags };
 }

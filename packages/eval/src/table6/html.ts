@@ -6,7 +6,7 @@
 import type { ScaleTable } from './build';
 import { COLUMNS, PAPER_REFERENCE, REFERENCE_FOR_ROW } from './definitions';
 import { NLVR2_CONVERGED_MARGIN, VERDICT_ALPHA } from './findings';
-import { fmtCell, fmtNum, MISSING, referenceLine, toggleCells } from './render';
+import { baselineText, fmtCell, fmtNum, MISSING, referenceLine, toggleCells } from './render';
 import type { RowRun } from './runs';
 
 export interface AttentionImage {
@@ -87,7 +87,7 @@ function scaleSection(t: ScaleTable): string {
 <h2>Scale <code>${esc(t.scale)}</code></h2>
 <table class="table6">${head}
 ${body}</table>
-<p class="note">Mean ± standard deviation over seeds (n = seeds), in percent; ${MISSING} = no finished run with that metric (never counted as 0).</p>
+<p class="note">Mean ± standard deviation over seeds (n = seeds), in percent; ${MISSING} = no finished run with that metric (never counted as 0).</p>${baselineText(t) ? `\n<p class="note baselines">${esc(baselineText(t)!)}</p>` : ''}
 <details><summary>Full outputs (R@5, R@10, consistency, pre-training accuracies)</summary>${fullTable}</details>
 <h3>Findings</h3>${findings}
 <p class="note">Test: Welch's t over seeds, one-sided at α = ${VERDICT_ALPHA} in each direction, each row's variance being its spread over seeds plus the test set's own error (the runs' <code>_se</code>) (NLVR² convergence: one-sample t against chance + ${NLVR2_CONVERGED_MARGIN}); reproduced = every check significant the paper's way, contradicted = some check significant the other way, inconclusive otherwise (including n &lt; 2 and missing rows). Thresholds: <code>packages/eval/src/table6/findings.ts</code>.</p>

@@ -43,6 +43,13 @@ export function referenceLine(t: ScaleTable, row: TableRow): string[] | null {
   });
 }
 
+/** "Reference levels on the runs' own test splits: …", or null when no run logged one. */
+export function baselineText(t: ScaleTable): string | null {
+  if (t.baselines.length === 0) return null;
+  const one = (s: ScaleTable['baselines'][number]['summary']) => (s.std !== null && s.std > 0.005 ? `${fmtNum(s.mean!)} ± ${fmtNum(s.std)}` : fmtNum(s.mean!));
+  return `Reference levels on the runs' own test splits (mean over the counted runs that logged them): ${t.baselines.map((b) => `${b.label} ${one(b.summary)}`).join('; ')}.`;
+}
+
 export function renderMarkdown(tables: readonly ScaleTable[], opts: { source: string }): string {
   const out: string[] = [`# Table 6 from tracked runs`, '', `Runs read from ${opts.source}.`, ''];
   const main = COLUMNS.filter((c) => c.main);
@@ -56,6 +63,8 @@ export function renderMarkdown(tables: readonly ScaleTable[], opts: { source: st
     }
     out.push(mdTable(['row', 'MLM', 'ITM', 'sampling', 'backbone', ...main.map((c) => c.label)], rows), '');
     out.push(`Mean ± standard deviation over seeds (n = seeds), in percent; ${MISSING} = no finished run with that metric.`, '');
+    const base = baselineText(t);
+    if (base) out.push(base, '');
     if (t.scale === 'paper') out.push(`Paper rows: Pixel-BERT's full models (${PAPER_SOURCE}).`, '');
     out.push(`### Findings of the paper (Section 4.5)`, '');
     out.push(
