@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildTable } from './build';
-import { renderMarkdown } from './render';
+import { renderMarkdown, toJson } from './render';
 import type { RowRun } from './runs';
 
 const run = (row: number, seed: number, metrics: Record<string, number>): RowRun => ({
@@ -42,6 +42,8 @@ describe('Table 6 reference levels', () => {
     const md = renderMarkdown([t], { source: 'test' });
     expect(md).toContain('VQA chance (the most frequent training answer) 20.86');
     expect(md).toMatch(/IR R@1 of counting the objects alone 2\.00 ± 0\.12/);
+    const json = toJson([t], {}) as { scales: { baselines: { metric: string; mean: number; n: number }[] }[] };
+    expect(json.scales[0]!.baselines.find((b) => b.metric === 'vqa.test.chance')).toMatchObject({ mean: 20.86, n: 4 });
   });
 
   it('says nothing of levels no run logged (older runs)', () => {

@@ -168,6 +168,7 @@ export function toJson(tables: readonly ScaleTable[], meta: Record<string, unkno
         otherConfigurations: r.others.map((g) => ({ configHash: g.configHash, codeVersion: g.codeVersion, runs: g.runs.map((x) => ({ runId: x.runId, runName: x.runName, seed: x.seed })) })),
         flags: r.flags,
       })),
+      baselines: t.baselines.map((b) => ({ label: b.label, metric: b.metric, ...b.summary })),
       findings: t.findings.map((f) => ({
         id: f.finding.id,
         claim: f.finding.claim,
