@@ -13,8 +13,13 @@ export function workspaceRoot(): string {
   }
 }
 
-/** Where local runs live: $PIXEL_BERT_RUNS_DIR, else <workspace>/runs/tracking. */
+/**
+ * Where local runs live: $PIXEL_BERT_RUNS_DIR, else `tracking/` under $PIXEL_BERT_STATE_DIR (where
+ * training keeps its state), else <workspace>/runs/tracking — so training, eval and tracking:sync
+ * read and write the same journal whichever of the two variables is set.
+ */
 export function defaultRunsDir(env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env.PIXEL_BERT_RUNS_DIR;
-  return fromEnv ? resolve(fromEnv) : join(workspaceRoot(), 'runs', 'tracking');
+  if (env.PIXEL_BERT_RUNS_DIR) return resolve(env.PIXEL_BERT_RUNS_DIR);
+  if (env.PIXEL_BERT_STATE_DIR) return join(resolve(env.PIXEL_BERT_STATE_DIR), 'tracking');
+  return join(workspaceRoot(), 'runs', 'tracking');
 }
