@@ -266,9 +266,11 @@ export function buildRetrievalTrainBatch(
     const words = new Set(ex.ids);
     for (let k = 0; k < o.negatives; k++) {
       let j = draw();
+      let best = k < hardCount ? jaccard(words, examples[j]!.ids) : 0;
       for (let n = 1; k < hardCount && n < o.hard!.candidates; n++) {
         const cand = draw();
-        if (jaccard(words, examples[cand]!.ids) > jaccard(words, examples[j]!.ids)) j = cand;
+        const score = jaccard(words, examples[cand]!.ids);
+        if (score > best) [j, best] = [cand, score];
       }
       taken.add(j);
       rows.push(wrapRow((examples[j] as CaptionExample).ids, o.specials, o.maxLength));
