@@ -15,7 +15,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CAPTION_TYPES, captionOf, generatedScenes, rngFor } from '@pixel-bert/data';
-import { expectedRecallAtK } from '@pixel-bert/eval';
+import { expectedRecallAtK, groupRankerRecall } from '@pixel-bert/eval';
+
+const KS = [1, 5, 10];
 
 interface Sentence { raw: string; type?: string }
 interface FlickrImage { imgid: number; split: string; sentences: Sentence[] }
@@ -51,24 +53,34 @@ function main(argv: string[]): void {
     throw new Error(`${missing.length} of ${caps.length} test captions are not among their scene's possible captions (first: "${missing[0]!.raw}"): the world was written by another generator version than this code`);
   }
 
-  const trueOf = caps.map((c) => possible.filter((p) => p.has(c.raw)).length);
+  // One pass over every (scene, caption) pair: how many test images each caption is true of, and
+  // how many test captions are true of each image.
+  const trueOf = caps.map(() => 0);
+  const trueCaptions = test.map(() => 0);
+  possible.forEach((p, k) =>
+    caps.forEach((c, i) => {
+      if (!p.has(c.raw)) return;
+      trueOf[i]!++;
+      trueCaptions[k]!++;
+    }),
+  );
+  const captionImage = caps.map((c) => c.image);
+  const ownOf = test.map(() => 0);
+  for (const i of captionImage) ownOf[i]!++;
+  const perfect = {
+    tr: expectedRecallAtK(test.map((_, k) => ({ right: ownOf[k]!, tied: trueCaptions[k]! })), KS),
+    ir: expectedRecallAtK(caps.map((_, i) => ({ right: 1, tied: trueOf[i]! })), KS),
+  };
   const count = test.map((img) => sceneOf('flickr30k', img.imgid).objects.length);
-  const ownOf = test.map((_, k) => caps.filter((c) => c.image === k).length);
-  const perfect = recalls(
-    caps.map((_, i) => ({ right: 1, tied: trueOf[i]! })),
-    test.map((_, k) => ({ right: ownOf[k]!, tied: caps.filter((c) => possible[k]!.has(c.raw)).length })),
-  );
-  const counting = recalls(
-    caps.map((c) => ({ right: 1, tied: count.filter((n) => n === count[c.image]).length })),
-    test.map((_, k) => ({ right: ownOf[k]!, tied: caps.filter((c) => count[c.image] === count[k]).length })),
-  );
-  const fmt = (r: Record<number, number>) => KS.map((k) => `R@${k} ${(100 * r[k]!).toFixed(1)}`).join(', ');
+  const counting = groupRankerRecall(count, captionImage, KS);
+  const chance = groupRankerRecall(test.map(() => 0), captionImage, KS);
+  const fmt = (r: Record<string, number>) => KS.map((k) => `R@${k} ${(100 * r[`R@${k}`]!).toFixed(1)}`).join(', ');
   console.log(`${root}: ${test.length} test images, ${caps.length} captions (world seed ${seed})`);
-  console.log(`perfect-model R@1: image→text (TR) ${(100 * perfect.tr[1]!).toFixed(1)} %, text→image (IR) ${(100 * perfect.ir[1]!).toFixed(1)} % (chance ${(100 / test.length).toFixed(1)} %)`);
+  console.log(`perfect-model R@1: image→text (TR) ${(100 * perfect.tr['R@1']!).toFixed(1)} %, text→image (IR) ${(100 * perfect.ir['R@1']!).toFixed(1)} % (chance ${(100 / test.length).toFixed(1)} %)`);
   console.log(`  a perfect model:        TR ${fmt(perfect.tr)}; IR ${fmt(perfect.ir)}`);
   console.log(`  a model that only counts the objects (${count.filter((n) => n === 1).length} test images hold one, ${count.filter((n) => n === 2).length} two, ${count.filter((n) => n > 2).length} more):`);
   console.log(`                          TR ${fmt(counting.tr)}; IR ${fmt(counting.ir)}`);
-  console.log(`  chance:                 TR ${fmt(recalls([], test.map((_, k) => ({ right: ownOf[k]!, tied: caps.length }))).tr)}; IR ${fmt(recalls(caps.map(() => ({ right: 1, tied: test.length })), []).ir)}`);
+  console.log(`  chance:                 TR ${fmt(chance.tr)}; IR ${fmt(chance.ir)}`);
   const types = [...new Set(caps.map((c) => c.type))];
   for (const t of types) {
     const ks = trueOf.filter((_, i) => caps[i]!.type === t);
@@ -76,16 +88,6 @@ function main(argv: string[]): void {
     const ceil = ks.reduce((a, b) => a + 1 / b, 0) / ks.length;
     console.log(`  ${t.padEnd(9)} ${String(ks.length).padStart(4)} captions, each true of ${mean.toFixed(2)} test images on average; IR R@1 ceiling ${(100 * ceil).toFixed(1)} %`);
   }
-}
-
-const KS = [1, 5, 10];
-
-function recalls(irQueries: { right: number; tied: number }[], trQueries: { right: number; tied: number }[]) {
-  const at = (qs: { right: number; tied: number }[]) => {
-    const r = qs.length > 0 ? expectedRecallAtK(qs, KS) : {};
-    return Object.fromEntries(KS.map((k) => [k, r[`R@${k}`] ?? 0])) as Record<number, number>;
-  };
-  return { ir: at(irQueries), tr: at(trQueries) };
 }
 
 try {

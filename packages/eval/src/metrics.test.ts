@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, consistency, estimate, expectedRecallAtK, hitChance, recallAtK, vqaScore } from './metrics';
+import { accuracy, consistency, estimate, expectedRecallAtK, groupRankerRecall, hitChance, recallAtK, vqaScore } from './metrics';
 
 describe('vqaScore', () => {
   it('follows the VQA v2 metric (leave-one-out average of min(1, matches/3))', () => {
@@ -71,6 +71,23 @@ describe('expected recall of tied candidates in random order', () => {
     for (let t = 0; t < trials; t++) hits += recallAtK([[rand(), rand(), rand(), rand()]], () => [0], [1])['R@1']!.mean;
     expect(Math.abs(hits / trials - expectedRecallAtK([{ right: 1, tied: 4 }], [1])['R@1']!)).toBeLessThan(0.03);
     expect(() => expectedRecallAtK([])).toThrow(/no queries/);
+  });
+});
+
+describe("groupRankerRecall: a ranker that knows only each image's group", () => {
+  it("ties the candidates of the query's group; one group for all is chance", () => {
+    // images 0, 1 in group A, image 2 in group B; captions: two of image 0, one each of 1 and 2
+    const caps = [0, 0, 1, 2];
+    const g = groupRankerRecall([7, 7, 9], caps, [1, 2]);
+    // IR: captions of 0 and 1 tie 2 images (1/2 at R@1), the caption of 2 is alone (1)
+    expect(g.ir['R@1']).toBeCloseTo((0.5 + 0.5 + 0.5 + 1) / 4, 12);
+    expect(g.ir['R@2']).toBe(1);
+    // TR: image 0 has 2 of the 3 captions of group A, image 1 has 1 of 3, image 2 1 of 1
+    expect(g.tr['R@1']).toBeCloseTo((2 / 3 + 1 / 3 + 1) / 3, 12);
+    const chance = groupRankerRecall([0, 0, 0], caps, [1]);
+    expect(chance.ir['R@1']).toBeCloseTo(1 / 3, 12);
+    expect(chance.tr['R@1']).toBeCloseTo((2 / 4 + 1 / 4 + 1 / 4) / 3, 12);
+    expect(() => groupRankerRecall([0], [1])).toThrow(/names image 1, but there are 1/);
   });
 });
 

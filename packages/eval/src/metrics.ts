@@ -104,6 +104,32 @@ export function expectedRecallAtK(queries: readonly { right: number; tied: numbe
 }
 
 /**
+ * Recall@K (fractions) both ways of a ranker that knows only which group each image is in: for an
+ * image query (TR) it ties first every caption whose image shares the query's group, for a caption
+ * query (IR) every image of its image's group, in random order. One group for all is chance; the
+ * object count per image is what counting alone gives. `captionImage[c]` is caption c's image.
+ */
+export function groupRankerRecall(
+  imageGroup: readonly number[],
+  captionImage: readonly number[],
+  ks: readonly number[] = [1, 5, 10],
+): { tr: Record<string, number>; ir: Record<string, number> } {
+  const own = imageGroup.map(() => 0);
+  const imagesIn = new Map<number, number>();
+  const captionsIn = new Map<number, number>();
+  for (const g of imageGroup) imagesIn.set(g, (imagesIn.get(g) ?? 0) + 1);
+  for (const i of captionImage) {
+    if (!(i >= 0 && i < imageGroup.length)) throw new Error(`groupRankerRecall: a caption names image ${i}, but there are ${imageGroup.length}`);
+    own[i]!++;
+    captionsIn.set(imageGroup[i]!, (captionsIn.get(imageGroup[i]!) ?? 0) + 1);
+  }
+  return {
+    tr: expectedRecallAtK(imageGroup.map((g, i) => ({ right: own[i]!, tied: captionsIn.get(g) ?? 0 })), ks),
+    ir: expectedRecallAtK(captionImage.map((i) => ({ right: 1, tied: imagesIn.get(imageGroup[i]!)! })), ks),
+  };
+}
+
+/**
  * NLVR²'s consistency (Suhr et al., 2019): the fraction of image pairs all of whose statements
  * were judged right. `groups[i]` names the pair statement i is about (the reader's `pairId`).
  */

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { buildRetrievalTrainBatch, generatedScenes, readKarpathy, type CaptionExample, type KarpathyImage } from '@pixel-bert/data';
-import { expectedRecallAtK, recallAtK } from '@pixel-bert/eval';
+import { groupRankerRecall, recallAtK } from '@pixel-bert/eval';
 import { embedImages, embedTexts, jointForward, retrievalHeadForward, retrievalHeadFromItm, retrievalLoss, retrievalScores } from '@pixel-bert/model';
 import type { Evaluator, StageDef, StepBatch } from '../runner/types';
 import { ROW_STAGE, StageInputError, forwardBatch, orderedBatch, pct, ranges, rowStagePart, textOptions, textTensors } from './common';
@@ -157,21 +157,13 @@ function toStepBatch(b: ReturnType<typeof buildRetrievalTrainBatch>): StepBatch 
  * each image holds: it ties every candidate of the query's object count, puts the others last).
  */
 function references(s: Split, scenes: ReturnType<typeof generatedScenes>): Record<string, number> {
-  const own = s.images.map(() => 0);
-  for (const c of s.captions) own[c.image]!++;
+  const captionImage = s.captions.map((c) => c.image);
   const out: Record<string, number> = {};
-  const put = (name: string, tr: { right: number; tied: number }[], ir: { right: number; tied: number }[]) => {
-    for (const [dir, qs] of [['tr', tr], ['ir', ir]] as const) {
-      for (const [k, v] of Object.entries(expectedRecallAtK(qs))) out[`retrieval.test.${name}.${dir}_r${k.slice(2)}`] = pct(v);
-    }
+  const put = (name: string, r: ReturnType<typeof groupRankerRecall>) => {
+    for (const dir of ['tr', 'ir'] as const) for (const [k, v] of Object.entries(r[dir])) out[`retrieval.test.${name}.${dir}_r${k.slice(2)}`] = pct(v);
   };
-  put('chance', own.map((n) => ({ right: n, tied: s.captions.length })), s.captions.map(() => ({ right: 1, tied: s.images.length })));
-  if (scenes) {
-    const count = s.ids.map((id) => scenes('flickr30k', id).objects.length);
-    const imagesWith = (n: number) => count.filter((m) => m === n).length;
-    const captionsWith = (n: number) => s.captions.filter((c) => count[c.image] === n).length;
-    put('counting', own.map((n, i) => ({ right: n, tied: captionsWith(count[i]!) })), s.captions.map((c) => ({ right: 1, tied: imagesWith(count[c.image]!) })));
-  }
+  put('chance', groupRankerRecall(s.images.map(() => 0), captionImage));
+  if (scenes) put('counting', groupRankerRecall(s.ids.map((id) => scenes('flickr30k', id).objects.length), captionImage));
   return out;
 }
 
