@@ -193,6 +193,15 @@ describe('overrides', () => {
     expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.retrieval.hard={fraction: 1, candidates: 0}'] })).message).toMatch(/retrieval\.hard\.candidates must be a whole number ≥ 1/);
   });
 
+  it('takes parts a stage freezes (a list of model parts), absent by default, and names the parts there are', () => {
+    const r = loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.vqa.freeze=[pixel_embeddings, backbone]'] });
+    expect(r.spec.finetune.vqa.freeze).toEqual(['pixel_embeddings', 'backbone']);
+    expect(loadRowSpec({ row: 4, scale: 'smoke' }).spec.finetune.vqa.freeze).toBeUndefined();
+    const e = errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.nlvr2.freeze=[pixels]'] })).message;
+    expect(e).toMatch(/finetune\.nlvr2\.freeze\.0/);
+    expect(e).toMatch(/pixel_embeddings/);
+  });
+
   it('rejects a scale that does not exist', () => {
     expect(errorOf(() => loadRowSpec({ row: 4, scale: 'huge' as never })).message).toContain('smoke, small, paper');
   });

@@ -61,6 +61,9 @@ export const Encoder = z
     path: ['heads'],
   });
 
+/** Model parts a stage can freeze (`<stage>.freeze`), by their variables' name prefix. */
+export const FREEZABLE_PARTS = ['backbone', 'pixel_embeddings', 'embeddings', 'encoder', 'pooler'] as const;
+
 /** An epoch schedule with step decay (×optim.decayFactor at each listed epoch). */
 const scheduleShape = {
   epochs: posInt('epochs'),
@@ -68,6 +71,11 @@ const scheduleShape = {
   batchSize: posInt('batchSize'),
   /** This stage's base learning rates where they differ from `optim` (each optional; not in the paper, which uses one pair). */
   lr: z.strictObject({ cnn: learningRate.optional(), transformer: learningRate.optional() }).optional(),
+  /**
+   * Parts of the model this stage leaves as it found them (a lever, not in the paper): their weights
+   * get no update. `pixel_embeddings` is the 1×1 projection, s_v and LayerNorm of the pixel tokens.
+   */
+  freeze: z.array(z.enum(FREEZABLE_PARTS)).optional(),
 };
 type Schedule = { epochs: number; decayEpochs: number[] };
 function checkSchedule(s: Schedule, ctx: z.core.$RefinementCtx<unknown>) {

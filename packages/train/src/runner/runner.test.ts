@@ -56,3 +56,28 @@ describe('gradient accumulation', () => {
     expect(s.perRow.x!.length).toBe(4 * 3);
   });
 });
+
+describe('the variables a stage trains', () => {
+  it('leave out the parts its schedule freezes (finetune.<task>.freeze), and only those', async () => {
+    const { loadRowSpec } = await import('@pixel-bert/spec');
+    const { createPixelBert, disposePixelBert } = await import('@pixel-bert/model');
+    const { vqa } = await import('../stages/vqa');
+    const { stageModelConfig, trainedVariables } = await import('./runner');
+    const spec = loadRowSpec({ row: 4, scale: 'smoke' }).spec;
+    const frozen = { ...spec, finetune: { ...spec.finetune, vqa: { ...spec.finetune.vqa, freeze: ['pixel_embeddings', 'backbone'] as ('pixel_embeddings' | 'backbone')[] } } };
+    const model = createPixelBert(stageModelConfig(vqa, { spec } as never, 64), 0);
+    try {
+      const all = trainedVariables(vqa, spec, model, new Map());
+      const some = trainedVariables(vqa, frozen, model, new Map());
+      const names = (g: { cnn: tf.Variable[]; transformer: tf.Variable[] }) => [...g.cnn, ...g.transformer].map((v) => v.name);
+      expect(names(all).some((n) => n.startsWith('pixel_embeddings.'))).toBe(true);
+      expect(all.cnn.length).toBeGreaterThan(0);
+      expect(some.cnn).toEqual([]);
+      expect(names(some).filter((n) => n.startsWith('pixel_embeddings.') || n.startsWith('backbone.'))).toEqual([]);
+      // everything else still trains
+      expect(names(some)).toEqual(names(all).filter((n) => !n.startsWith('pixel_embeddings.') && !n.startsWith('backbone.')));
+    } finally {
+      disposePixelBert(model);
+    }
+  });
+});

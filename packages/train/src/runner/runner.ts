@@ -99,17 +99,28 @@ export function loadInitialWeights(model: PixelBert, init: readonly InitSource[]
   return done;
 }
 
-function optimisersFor(def: StageDef, ctx: StageContext, model: PixelBert, extra: Map<string, tf.Variable>): { opt: PaperOptimizers; cnn: tf.Variable[]; transformer: tf.Variable[] } {
+/**
+ * The variables a stage trains, by optimiser group: what `def.trains` names, less the parts its
+ * schedule freezes (`<stage>.freeze`), plus its extra parameters (a stand-in stage's classifier).
+ */
+export function trainedVariables(def: StageDef, spec: StageContext['spec'], model: PixelBert, extra: Map<string, tf.Variable>): { cnn: tf.Variable[]; transformer: tf.Variable[] } {
   const g = parameterGroups(model);
-  const which = def.trains(ctx.spec);
+  const which = def.trains(spec);
   let cnn: tf.Variable[] = [];
   let transformer: tf.Variable[] = [];
   if (which === 'all') [cnn, transformer] = [g.cnn, g.transformer];
   else if (which === 'transformer') transformer = g.transformer;
   else if (which === 'backbone') cnn = g.cnn;
   else transformer = g.transformer.filter((v) => /^(embeddings|encoder|cls)\./.test(v.name));
-  // Extra parameters (a stand-in stage's classifier) train with the group of what they sit on.
+  // Extra parameters train with the group of what they sit on.
   (which === 'backbone' ? cnn : transformer).push(...[...extra.values()].filter((v) => v.trainable));
+  const frozen = (def.schedule(spec).freeze ?? []).map((part) => `${part}.`);
+  const keep = (v: tf.Variable) => !frozen.some((p) => v.name.startsWith(p));
+  return { cnn: cnn.filter(keep), transformer: transformer.filter(keep) };
+}
+
+function optimisersFor(def: StageDef, ctx: StageContext, model: PixelBert, extra: Map<string, tf.Variable>): { opt: PaperOptimizers; cnn: tf.Variable[]; transformer: tf.Variable[] } {
+  const { cnn, transformer } = trainedVariables(def, ctx.spec, model, extra);
   return { opt: createOptimizers(ctx.spec.optim, { cnn, transformer }), cnn, transformer };
 }
 
@@ -167,6 +178,7 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
       'stage.lr.cnn': lr.cnn,
       'stage.lr.transformer': lr.transformer,
       'stage.trains': def.trains(spec),
+      'stage.freeze': (sched.freeze ?? []).join(',') || 'none',
       'stage.parameters.trained': trainVars.reduce((n, v) => n + v.size, 0),
       'stage.images': store.describe,
     });

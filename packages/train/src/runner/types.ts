@@ -99,7 +99,7 @@ export interface StageDef {
   /** Seed of the stage: the row's, or the init stages' own (shared by every row and seed). */
   seed(spec: Spec): number;
   /** The stage's schedule; `lr` (the spec's per-stage override) replaces learningRates' values it names. */
-  schedule(spec: Spec): { epochs: number; decayEpochs: readonly number[]; batchSize: number; lr?: { cnn?: number | undefined; transformer?: number | undefined } | undefined };
+  schedule(spec: Spec): { epochs: number; decayEpochs: readonly number[]; batchSize: number; lr?: { cnn?: number | undefined; transformer?: number | undefined } | undefined; freeze?: readonly string[] | undefined };
   /** Base learning rates of the CNN's SGD and the Transformer's AdamW. */
   learningRates(spec: Spec): { cnn: number; transformer: number };
   /** Which parameters train: `all`, the Transformer side only, the backbone only, or the text side only. */
