@@ -8,7 +8,8 @@
 // for object cells its colour (6-way) and its shape (4-way) — at three depths of the model:
 //   cnn      the CNN's pooled C5 feature of the cell (what the backbone passes on),
 //   token    the pixel token entering the Transformer (1×1 projection, LayerNorm, visual embedding),
-//   encoder  the Transformer's output at that pixel, beside an empty caption ([CLS] [SEP]).
+//   layer k  the Transformer's output at that pixel after its k-th layer, beside an empty caption
+//            ([CLS] [SEP]); the last is the encoder's output, what the heads read.
 // High accuracy at `cnn` and low at `token` means the projection loses it; high at `token` and a
 // task that cannot answer it means the Transformer does not read it.
 //
@@ -145,8 +146,12 @@ async function main(argv: string[]): Promise<void> {
   const n = a.train + a.test;
   // Scenes the world never drew (their own random stream), from the world's distribution.
   const scenes = Array.from({ length: n }, (_, i) => sampleScene(rngFor(m.seed, 'pixel-probe', i), m.sizes));
-  const depths = ['cnn', 'token', 'encoder'] as const;
-  const feats: Record<(typeof depths)[number], Float32Array[]> = { cnn: [], token: [], encoder: [] };
+  // The Transformer's output after each of its layers (the last is what the heads read; a layer's
+  // input is what its attention reads).
+  const L = model.encoder.layer.length;
+  const layers = Array.from({ length: L }, (_, i) => `layer ${i + 1}${i + 1 === L ? ' (encoder)' : ''}`);
+  const depths = ['cnn', 'token', ...layers];
+  const feats: Record<string, Float32Array[]> = Object.fromEntries(depths.map((d) => [d, []]));
   const dims: Record<string, number> = {};
   let grid = 0;
   for (let s = 0; s < n; s += 50) {
@@ -159,15 +164,22 @@ async function main(argv: string[]): Promise<void> {
       const { v, mask } = embedImages(model, images, undefined);
       const ids = tf.tensor2d(batch.flatMap(() => [sp.cls, sp.sep]), [batch.length, 2], 'int32');
       const idsMask = tf.onesLike(ids) as tf.Tensor2D;
-      const { hidden } = jointForward(model, embedTexts(model, ids, idsMask), idsMask, v, mask);
-      const [N, h, w, C] = features.shape;
-      return { cnn: features.reshape([N * h * w, C]), token: v.reshape([-1, v.shape[2]]), encoder: hidden.slice([0, 2, 0], [-1, -1, -1]).reshape([-1, hidden.shape[2]]), grid: h };
+      const w = embedTexts(model, ids, idsMask);
+      const [N, h, gw, C] = features.shape;
+      const byDepth: Record<string, tf.Tensor2D> = { cnn: features.reshape([N * h * gw, C]), token: v.reshape([-1, v.shape[2]]) };
+      layers.forEach((name, i) => {
+        const upTo = { ...model, encoder: { ...model.encoder, layer: model.encoder.layer.slice(0, i + 1) } };
+        const { hidden } = jointForward(upTo, w, idsMask, v, mask);
+        byDepth[name] = hidden.slice([0, 2, 0], [-1, -1, -1]).reshape([-1, hidden.shape[2]]);
+      });
+      return { byDepth, grid: h };
     });
     grid = out.grid;
     for (const d of depths) {
-      dims[d] = out[d].shape[1]!;
-      feats[d].push(out[d].dataSync() as Float32Array);
-      out[d].dispose();
+      const t = out.byDepth[d]!;
+      dims[d] = t.shape[1]!;
+      feats[d]!.push(t.dataSync() as Float32Array);
+      t.dispose();
     }
   }
   const labels = scenes.map((sc) => cellLabels(sc, grid));
@@ -177,7 +189,7 @@ async function main(argv: string[]): Promise<void> {
   console.log('| --- | --- | --- | --- |');
   for (const d of depths) {
     const dim = dims[d]!;
-    const all = concat(feats[d]);
+    const all = concat(feats[d]!);
     const row = (pred: (sc: Scene, obj: number) => number | null) => {
       const ys: [number[], number[]] = [[], []];
       const xs: [number[], number[]] = [[], []];
