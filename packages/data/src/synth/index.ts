@@ -4,3 +4,4 @@ export * from './render';
 export * from './language';
 export * from './sizes';
 export * from './generate';
+export * from './cells';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Scene, SceneObject } from '@pixel-bert/data';
-import { cellLabels } from './pixel-probe';
+import type { Scene, SceneObject } from './world';
+import { cellLabels } from './cells';
 
 const object = (o: Partial<SceneObject>): SceneObject => ({ shape: 'square', colour: 'red', size: 'large', texture: 'solid', cx: 0, cy: 0, r: 8, rgb: [215, 35, 35], ...o });
 const scene = (objects: SceneObject[]): Scene => ({ width: 64, height: 64, background: [200, 200, 200], objects });
