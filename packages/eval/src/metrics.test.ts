@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, consistency, estimate, expectedRecallAtK, groupRankerRecall, hitChance, recallAtK, vqaScore } from './metrics';
+import { accuracy, consistency, estimate, expectedRecallAtK, groupRankerRecall, hitChance, nearestMeanAccuracy, recallAtK, vqaScore } from './metrics';
 
 describe('vqaScore', () => {
   it('follows the VQA v2 metric (leave-one-out average of min(1, matches/3))', () => {
@@ -97,5 +97,27 @@ describe('consistency', () => {
     expect(c.n).toBe(3);
     expect(c.mean).toBeCloseTo(1 / 3, 12);
     expect(() => consistency([true], [])).toThrow(/1 results for 0 group ids/);
+  });
+});
+
+describe('nearestMeanAccuracy', () => {
+  it('gives each test vector the class of the closest training mean', () => {
+    // class 0 around (0, 0), class 1 around (10, 0); the test point (6, 0) is nearer class 1's mean
+    const xTrain = [-1, 0, 1, 0, 9, 0, 11, 0];
+    const yTrain = [0, 0, 1, 1];
+    expect(nearestMeanAccuracy(xTrain, yTrain, [0.5, 3, 6, 0, 4, 0], [0, 1, 0], 2)).toBeCloseTo(100, 6);
+    expect(nearestMeanAccuracy(xTrain, yTrain, [6, 0, 4, 0], [0, 1], 2)).toBe(0);
+  });
+  it('is fooled by a large irrelevant direction that a trained probe would ignore', () => {
+    // the class is in x (±1), but y varies by ±100 independently of it
+    const xTrain = [1, 100, 1, -100, -1, 100, -1, -100];
+    const yTrain = [1, 1, 0, 0];
+    // means (1, 0) and (−1, 0): a test point (1, 100) is still nearer class 1's mean, by x alone
+    expect(nearestMeanAccuracy(xTrain, yTrain, [1, 100, -1, -100], [1, 0], 2)).toBe(100);
+    // with class means shifted along y by the sampling, the big direction decides instead
+    expect(nearestMeanAccuracy([1, 100, 1, 100, -1, -100, -1, -100], yTrain, [1, -100, -1, 100], [1, 0], 2)).toBe(0);
+  });
+  it('refuses lengths that do not match the labels', () => {
+    expect(() => nearestMeanAccuracy([1, 2, 3], [0, 1], [1, 2], [0], 2)).toThrow(/2 \/ 1 labels for 3 \/ 2 values of width 2/);
   });
 });

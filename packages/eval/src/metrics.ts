@@ -139,3 +139,34 @@ export function consistency(correct: readonly boolean[], groups: readonly string
   correct.forEach((c, i) => allRight.set(groups[i]!, (allRight.get(groups[i]!) ?? true) && c));
   return estimate([...allRight.values()].map((v) => (v ? 1 : 0)));
 }
+
+/**
+ * Accuracy (%) of the nearest class mean: each test vector gets the class whose training mean is
+ * closest (Euclidean, raw features, nothing learnt). How plainly the classes stand apart in the
+ * directions the features vary most — unlike a trained probe, which finds faint directions too.
+ * `x*` are row-major (n, dim); classes without training vectors are never predicted.
+ */
+export function nearestMeanAccuracy(xTrain: ArrayLike<number>, yTrain: readonly number[], xTest: ArrayLike<number>, yTest: readonly number[], dim: number): number {
+  if (xTrain.length !== yTrain.length * dim || xTest.length !== yTest.length * dim) throw new Error(`nearestMeanAccuracy: ${yTrain.length} / ${yTest.length} labels for ${xTrain.length} / ${xTest.length} values of width ${dim}`);
+  if (yTest.length === 0) throw new Error('nearestMeanAccuracy: no test vectors');
+  const sums = new Map<number, Float64Array>();
+  const counts = new Map<number, number>();
+  yTrain.forEach((y, i) => {
+    const m = sums.get(y) ?? sums.set(y, new Float64Array(dim)).get(y)!;
+    for (let d = 0; d < dim; d++) m[d]! += xTrain[i * dim + d]!;
+    counts.set(y, (counts.get(y) ?? 0) + 1);
+  });
+  const means = [...sums].map(([c, m]) => ({ c, m: m.map((v) => v / counts.get(c)!) }));
+  let right = 0;
+  yTest.forEach((y, i) => {
+    let best = -1;
+    let bestD = Infinity;
+    for (const { c, m } of means) {
+      let dist = 0;
+      for (let d = 0; d < dim; d++) dist += (xTest[i * dim + d]! - m[d]!) ** 2;
+      if (dist < bestD) [best, bestD] = [c, dist];
+    }
+    if (best === y) right++;
+  });
+  return (100 * right) / yTest.length;
+}
