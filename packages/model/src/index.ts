@@ -8,6 +8,7 @@ export * from './sampling/index';
 export * from './heads/index';
 export * from './import-bert/index';
 export * from './pixelbert';
+export * from './pixel-stream';
 export * from './backbone/index';
 export * from './weights/index';
 export * from './spec-config';
