@@ -24,8 +24,10 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { COLOURS, SHAPES, WordPieceTokenizer, insideShape, renderScene, rngFor, sampleScene, specialIdsOf, toFloatRgb, type Scene } from '@pixel-bert/data';
-import { backboneFeatures, createPixelBert, disposePixelBert, embedImages, embedTexts, initBackend, jointForward, loadCheckpoint, loadPart, type PixelBertConfig } from '@pixel-bert/model';
+import { COLOURS, SHAPES, WordPieceTokenizer, rngFor, sampleScene, specialIdsOf, type Scene } from '@pixel-bert/data';
+import { nearestMeanAccuracy } from '@pixel-bert/eval';
+import { attributeSalience, pixelStreamOf } from '@pixel-bert/train';
+import { createPixelBert, disposePixelBert, initBackend, loadCheckpoint, loadPart, type PixelBertConfig } from '@pixel-bert/model';
 
 /** What an initialisation stage passes on to the stages after it (its StageDef's `provides`). */
 const PASSES_ON: Record<string, string[]> = { 'init-backbone': ['backbone.'], 'init-text': ['embeddings.', 'encoder.', 'cls.'] };
@@ -43,53 +45,6 @@ function parseArgs(argv: string[]): Args {
     return Number(v);
   };
   return { stages: stage.split(',').map((d) => path.resolve(d)), data: path.resolve(get('data') ?? 'data/small'), train: int('train', 2000), test: int('test', 500), epochs: int('epochs', 200) };
-}
-
-/** Per cell of a g×g grid over the scene: the index of the object covering most of it (≥ 1/8), or −1. */
-export function cellLabels(scene: Scene, grid: number): number[] {
-  const cell = scene.width / grid;
-  const out: number[] = [];
-  for (let gy = 0; gy < grid; gy++) {
-    for (let gx = 0; gx < grid; gx++) {
-      const cover = scene.objects.map((o) => {
-        let n = 0;
-        for (let y = gy * cell; y < (gy + 1) * cell; y++) {
-          for (let x = gx * cell; x < (gx + 1) * cell; x++) if (insideShape(o.shape, (x + 0.5 - o.cx) / o.r, (y + 0.5 - o.cy) / o.r)) n++;
-        }
-        return n;
-      });
-      const best = cover.reduce((b, c, i) => (c > cover[b]! ? i : b), 0);
-      out.push(cover.length > 0 && cover[best]! >= (cell * cell) / 8 ? best : -1);
-    }
-  }
-  return out;
-}
-
-/**
- * Nearest class mean on the raw features (no standardising, nothing learnt): how plainly the classes
- * stand apart in the directions the features vary most — what attention and a head find first.
- */
-function nearestMean(xTrain: Float32Array, yTrain: number[], xTest: Float32Array, yTest: number[], dim: number, classes: number): number {
-  const means = Array.from({ length: classes }, () => new Float64Array(dim));
-  const counts = new Array<number>(classes).fill(0);
-  yTrain.forEach((y, i) => {
-    counts[y]!++;
-    for (let d = 0; d < dim; d++) means[y]![d]! += xTrain[i * dim + d]!;
-  });
-  means.forEach((m, c) => m.forEach((v, d) => (m[d] = v / Math.max(1, counts[c]!))));
-  let right = 0;
-  yTest.forEach((y, i) => {
-    let best = -1;
-    let bestD = Infinity;
-    means.forEach((m, c) => {
-      if (counts[c] === 0) return;
-      let dist = 0;
-      for (let d = 0; d < dim; d++) dist += (xTest[i * dim + d]! - m[d]!) ** 2;
-      if (dist < bestD) [best, bestD] = [c, dist];
-    });
-    if (best === y) right++;
-  });
-  return (100 * right) / yTest.length;
 }
 
 /** Softmax-linear probe on standardised features: test accuracy, and the majority class's. */
@@ -142,93 +97,50 @@ async function main(argv: string[]): Promise<void> {
   }
   const tok = WordPieceTokenizer.fromFile(path.join(a.data, 'vocab.txt'));
   const sp = specialIdsOf(tok);
-  const S = m.sizes.imageSize;
   const n = a.train + a.test;
   // Scenes the world never drew (their own random stream), from the world's distribution.
   const scenes = Array.from({ length: n }, (_, i) => sampleScene(rngFor(m.seed, 'pixel-probe', i), m.sizes));
-  // The Transformer's output after each of its layers (the last is what the heads read; a layer's
-  // input is what its attention reads).
-  const L = model.encoder.layer.length;
-  const layers = Array.from({ length: L }, (_, i) => `layer ${i + 1}${i + 1 === L ? ' (encoder)' : ''}`);
-  const depths = ['cnn', 'token', ...layers];
-  const feats: Record<string, Float32Array[]> = Object.fromEntries(depths.map((d) => [d, []]));
-  const dims: Record<string, number> = {};
-  let grid = 0;
-  for (let s = 0; s < n; s += 50) {
-    const batch = scenes.slice(s, s + 50);
-    const px = new Float32Array(batch.length * S * S * 3);
-    batch.forEach((sc, i) => px.set(toFloatRgb(renderScene(sc)), i * S * S * 3));
-    const out = tf.tidy(() => {
-      const images = tf.tensor4d(px, [batch.length, S, S, 3]);
-      const { features } = backboneFeatures(model, images, undefined, false);
-      const { v, mask } = embedImages(model, images, undefined);
-      const ids = tf.tensor2d(batch.flatMap(() => [sp.cls, sp.sep]), [batch.length, 2], 'int32');
-      const idsMask = tf.onesLike(ids) as tf.Tensor2D;
-      const w = embedTexts(model, ids, idsMask);
-      const [N, h, gw, C] = features.shape;
-      const byDepth: Record<string, tf.Tensor2D> = { cnn: features.reshape([N * h * gw, C]), token: v.reshape([-1, v.shape[2]]) };
-      layers.forEach((name, i) => {
-        const upTo = { ...model, encoder: { ...model.encoder, layer: model.encoder.layer.slice(0, i + 1) } };
-        const { hidden } = jointForward(upTo, w, idsMask, v, mask);
-        byDepth[name] = hidden.slice([0, 2, 0], [-1, -1, -1]).reshape([-1, hidden.shape[2]]);
-      });
-      return { byDepth, grid: h };
-    });
-    grid = out.grid;
-    for (const d of depths) {
-      const t = out.byDepth[d]!;
-      dims[d] = t.shape[1]!;
-      feats[d]!.push(t.dataSync() as Float32Array);
-      t.dispose();
-    }
-  }
-  const labels = scenes.map((sc) => cellLabels(sc, grid));
+  // Each depth's features and the object under each feature pixel, and the nearest class means of
+  // colour and shape: what pre-training logs as pretrain.pixels.* (packages/train, pixel-stream.ts).
+  const stream = pixelStreamOf(model, scenes, [sp.cls, sp.sep]);
+  const salience = attributeSalience(scenes, stream, a.train);
+  const grid = Math.round(Math.sqrt(stream.labels[0]!.length));
   for (const s of stages) console.log(`${s.kind} stage (${s.runName}), ${s.dir}`);
   console.log(`${a.train} + ${a.test} new scenes of ${path.relative(process.cwd(), a.data) || a.data}, ${grid}×${grid} feature pixels; test accuracy %: linear probe / nearest class mean (majority class):`);
   console.log('| depth | object vs background | colour (6) | shape (4) |');
   console.log('| --- | --- | --- | --- |');
-  for (const d of depths) {
-    const dim = dims[d]!;
-    const all = concat(feats[d]!);
-    const row = (pred: (sc: Scene, obj: number) => number | null) => {
-      const ys: [number[], number[]] = [[], []];
-      const xs: [number[], number[]] = [[], []];
-      scenes.forEach((sc, i) => {
-        const part = i < a.train ? 0 : 1;
-        labels[i]!.forEach((obj, c) => {
-          const y = pred(sc, obj);
-          if (y === null) return;
-          ys[part].push(y);
-          xs[part].push(i * grid * grid + c);
-        });
-      });
+  for (const [d, { width, data }] of Object.entries(stream.features)) {
+    const cells = (label: (sc: Scene, obj: number) => number | null) => {
+      const x: [number[], number[]] = [[], []];
+      const y: [number[], number[]] = [[], []];
+      scenes.forEach((sc, i) =>
+        stream.labels[i]!.forEach((obj, c) => {
+          const v = label(sc, obj);
+          if (v === null) return;
+          const part = i < a.train ? 0 : 1;
+          x[part].push(i * grid * grid + c);
+          y[part].push(v);
+        }),
+      );
       const pick = (ix: number[]) => {
-        const o = new Float32Array(ix.length * dim);
-        ix.forEach((k, j) => o.set(all.subarray(k * dim, (k + 1) * dim), j * dim));
+        const o = new Float32Array(ix.length * width);
+        ix.forEach((k, j) => o.set(data.subarray(k * width, (k + 1) * width), j * width));
         return o;
       };
-      return { x: [pick(xs[0]), pick(xs[1])] as const, y: ys };
+      return { x: [pick(x[0]), pick(x[1])] as const, y };
     };
-    const cells = [
-      row((_, obj) => (obj >= 0 ? 1 : 0)),
-      row((sc, obj) => (obj >= 0 ? COLOURS.indexOf(sc.objects[obj]!.colour) : null)),
-      row((sc, obj) => (obj >= 0 ? SHAPES.indexOf(sc.objects[obj]!.shape) : null)),
+    const object = cells((_, obj) => (obj >= 0 ? 1 : 0));
+    const colour = cells((sc, obj) => (obj >= 0 ? COLOURS.indexOf(sc.objects[obj]!.colour) : null));
+    const shape = cells((sc, obj) => (obj >= 0 ? SHAPES.indexOf(sc.objects[obj]!.shape) : null));
+    const linear = [
+      probe(object.x[0], object.y[0], object.x[1], object.y[1], width, 2, a.epochs),
+      probe(colour.x[0], colour.y[0], colour.x[1], colour.y[1], width, COLOURS.length, a.epochs),
+      probe(shape.x[0], shape.y[0], shape.x[1], shape.y[1], width, SHAPES.length, a.epochs),
     ];
-    const k = [2, COLOURS.length, SHAPES.length];
-    const res = cells.map((c, j) => ({ ...probe(c.x[0], c.y[0], c.x[1], c.y[1], dim, k[j]!, a.epochs), nearest: nearestMean(c.x[0], c.y[0], c.x[1], c.y[1], dim, k[j]!) }));
-    console.log(`| ${d} (${dim}) | ${res.map((r) => `${r.accuracy.toFixed(1)} / ${r.nearest.toFixed(1)} (${r.majority.toFixed(1)})`).join(' | ')} |`);
+    const nearest = [nearestMeanAccuracy(object.x[0], object.y[0], object.x[1], object.y[1], width), salience.colour[d]!, salience.shape[d]!];
+    console.log(`| ${d}${d === `layer ${model.encoder.layer.length}` ? ' (encoder)' : ''} (${width}) | ${linear.map((r, j) => `${r.accuracy.toFixed(1)} / ${nearest[j]!.toFixed(1)} (${r.majority.toFixed(1)})`).join(' | ')} |`);
   }
   disposePixelBert(model);
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

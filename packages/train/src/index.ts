@@ -3,3 +3,4 @@ export * from './plan';
 export * from './stages/data';
 export * from './optim/index';
 export * from './stages/pretrain-feed';
+export * from './stages/pixel-stream';

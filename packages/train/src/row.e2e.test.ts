@@ -44,6 +44,13 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(parent.metrics['retrieval.test.chance.ir_r10']).toBeCloseTo(1000 / 16, 3);
     for (const k of ['tr_r1', 'ir_r1', 'ir_r5']) expect(parent.metrics[`retrieval.test.counting.${k}`], k).toBeGreaterThan(parent.metrics[`retrieval.test.chance.${k}`]!);
     expect(Object.keys(parent.metrics).some((k) => /^vqa\.test\.score\.(colour|shape|count)$/.test(k))).toBe(true);
+    // how plainly the pixel stream carries colour and shape after pre-training (a generated world), per depth
+    const smokeLayers = Object.keys(parent.metrics).filter((k) => /^pretrain\.pixels\.colour\.layer\d+$/.test(k));
+    expect(smokeLayers.length).toBeGreaterThan(0);
+    for (const k of ['pretrain.pixels.colour.token', 'pretrain.pixels.shape.token', ...smokeLayers, ...smokeLayers.map((l) => l.replace('colour', 'shape'))]) {
+      expect(parent.metrics[k], k).toBeGreaterThanOrEqual(0);
+      expect(parent.metrics[k], k).toBeLessThanOrEqual(100);
+    }
     const children = runs.filter((r) => r.parentRunId === parent.runId);
     expect(children.map((r) => r.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text', 'nlvr2', 'pretrain', 'retrieval', 'vqa']);
     for (const c of children) {

@@ -2,10 +2,11 @@
 // sum of their losses; pixel random sampling keeps `count` feature pixels per image when the row
 // turns it on, all of them otherwise. ITM: one negative (another image's caption) per positive.
 import * as tf from '@tensorflow/tfjs';
-import { buildPretrainBatch, readPretrainCorpus, type PretrainOptions } from '@pixel-bert/data';
+import { buildPretrainBatch, readPretrainCorpus, specialIdsOf, type PretrainOptions } from '@pixel-bert/data';
 import { itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, type PixelBertOutput, type TaskHead } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
 import type { Evaluator, StageContext, StageDef, StepBatch } from '../runner/types';
+import { pixelStreamMetrics } from './pixel-stream';
 import { ROW_STAGE, StageInputError, argmaxRows, cocoValCaptions, evalForward, firstN, forwardBatch, mlmHits, pct, rowStagePart, textOptions } from './common';
 
 const tasks = (spec: Spec) => (['mlm', 'itm'] as const).filter((t) => spec.pretrain.tasks[t]);
@@ -90,6 +91,8 @@ export const pretrain: StageDef = {
         if (itm.n) m.itm_accuracy = pct(itm.hit / itm.n);
         return m;
       },
+      // On a generated world: how plainly the pixel stream carries colour and shape (pixel-stream.ts).
+      test: async (ev) => pixelStreamMetrics(ev.model, ctx.root, specialIdsOf(ctx.tokenizer)),
     };
   },
 
