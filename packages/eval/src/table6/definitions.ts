@@ -70,6 +70,10 @@ export const COLUMNS: readonly Column[] = [
   { key: 'nlvr2_consistency', metric: 'nlvr2.test.consistency', label: 'NLVR² consistency', main: false },
   { key: 'mlm_accuracy', metric: 'pretrain.val.mlm_accuracy', label: 'MLM acc (pre-train val)', main: false },
   { key: 'itm_accuracy', metric: 'pretrain.val.itm_accuracy', label: 'ITM acc (pre-train val)', main: false },
+  { key: 'mlm_accuracy_other_image', metric: 'pretrain.val.mlm_accuracy_other_image', label: 'MLM acc, another image (pre-train val)', main: false },
+  // How plainly the pixel stream carries colour / shape after the first layer (generated worlds; docs/runs.md)
+  { key: 'pixels_colour_layer1', metric: 'pretrain.pixels.colour.layer1', label: 'pixel colour, layer 1 (nearest mean)', main: false },
+  { key: 'pixels_shape_layer1', metric: 'pretrain.pixels.shape.layer1', label: 'pixel shape, layer 1 (nearest mean)', main: false },
 ];
 
 export type ColumnKey = 'vqa' | 'tr_r1' | 'ir_r1' | 'nlvr2';
