@@ -4,7 +4,7 @@
 // dropout and pixel samples are functions of (seed, epoch, step). Written atomically
 // (temp file + rename): a crash or a full disk leaves the previous checkpoint as it was.
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkpointMetadata, readCheckpoint, saveCheckpoint, type ParamRegistry } from '@pixel-bert/model';
 import type { OptimizerState, PaperOptimizers } from '../optim/index';
@@ -109,4 +109,45 @@ export function hasCheckpoint(dir: string): boolean {
 
 export function removeCheckpoints(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Holds a stage's checkpoint folder for this process (`<dir>.lock`, holding the pid): a second
+ * process asking for the same stage — a row's helper still checkpointing after its row's process was
+ * killed, or the same row started twice — waits until it is free, up to `waitMs`, then gives up
+ * with an error naming the holder. A lock whose process is gone is taken over. Returns the release.
+ */
+export async function lockStage(dir: string, label: string, waitMs = 120_000): Promise<() => void> {
+  const lock = `${dir}.lock`;
+  mkdirSync(path.dirname(lock), { recursive: true });
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number(readFileSync(lock, 'utf8').trim() || NaN);
+    if (!alive(holder)) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    if (performance.now() - t0 > waitMs) {
+      throw new Error(`${label}: process ${holder} is running this stage (lock ${lock}); wait for it to end or stop it, then run the command again`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  // one process runs its stages one at a time: a lock with its own pid is a dead process's (pid reused)
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

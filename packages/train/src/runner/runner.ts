@@ -21,7 +21,7 @@ import {
 import type { RunHandle, Tracker } from '@pixel-bert/tracking';
 import { createOptimizers, lrAt, type PaperOptimizers } from '../optim/index';
 import type { CachedStage, RunCache } from './cache';
-import { hasCheckpoint, loadTrainState, removeCheckpoints, saveTrainState, type TrainPosition } from './checkpoint';
+import { hasCheckpoint, loadTrainState, lockStage, removeCheckpoints, saveTrainState, type TrainPosition } from './checkpoint';
 import { stageHash, codeVersion } from './hash';
 import { batchImages, chunks, imageTensors, openImageStore, sliceBatch, type ImageStore } from './images';
 import { checkpointDir } from './paths';
@@ -51,7 +51,8 @@ export interface StageRunOptions {
   ctx: StageContext;
   vocabSize: number;
   tracker: Tracker;
-  parentRun: RunHandle;
+  /** The row's run (in another process when a helper runs the stage). */
+  parentRun: Pick<RunHandle, 'id'>;
   runName: string;
   /** Tags every run of the row carries (row, seed, scale, spec hash, code version, backend). */
   tags: Record<string, string>;
@@ -126,13 +127,28 @@ function optimisersFor(def: StageDef, ctx: StageContext, model: PixelBert, extra
 
 /** Runs one stage, or takes it from the run cache. */
 export async function runStage(o: StageRunOptions): Promise<StageResult> {
-  const { planned, prepared, ctx } = o;
-  const { def, hash } = planned;
-  const spec = ctx.spec;
+  const { def, hash } = o.planned;
   const stageTags = { ...o.tags, 'pixelbert.kind': 'stage', 'pixelbert.stage': def.kind, 'pixelbert.stageHash': hash };
   const cached = o.force ? null : o.cache.get(hash);
   if (cached) return reuse(o, cached, stageTags);
 
+  const ckptDir = path.join(checkpointDir(), hash);
+  const unlock = await lockStage(ckptDir, def.kind);
+  try {
+    // another process may have finished it while this one waited
+    const done = o.force ? null : o.cache.get(hash);
+    if (done) return await reuse(o, done, stageTags);
+    return await trainStage(o, ckptDir);
+  } finally {
+    unlock();
+  }
+}
+
+async function trainStage(o: StageRunOptions, ckptDir: string): Promise<StageResult> {
+  const { planned, prepared, ctx } = o;
+  const { def, hash } = planned;
+  const spec = ctx.spec;
+  const stageTags = { ...o.tags, 'pixelbert.kind': 'stage', 'pixelbert.stage': def.kind, 'pixelbert.stageHash': hash };
   const t0 = performance.now();
   const config = stageModelConfig(def, ctx, o.vocabSize);
   const seed = def.seed(spec);
@@ -141,7 +157,6 @@ export async function runStage(o: StageRunOptions): Promise<StageResult> {
   const { opt, cnn, transformer } = optimisersFor(def, ctx, model, extra);
   const cnnNames = new Set(cnn.map((v) => v.name));
   const trainVars = [...cnn, ...transformer];
-  const ckptDir = path.join(checkpointDir(), hash);
   let pos: TrainPosition = { epoch: 0, step: 0, globalStep: 0, seconds: 0, runIds: [], val: [] };
   let run: RunHandle | null = null;
   let progress: Progress | null = null;
