@@ -155,6 +155,13 @@ export const Trainer = z.strictObject({
   retrievalValImages: posInt('trainer.retrievalValImages'),
   /** Decoded images kept in memory per stage (beyond it, images are decoded each epoch by the loader). */
   imageCacheMB: nonNegInt,
+  /**
+   * How many of a row's stages that need only what is already trained run at once, each in its
+   * own process (the fine-tuning stages after pre-training; the two init stages). Their results
+   * are the same as one after another; `PIXEL_BERT_PARALLEL_STAGES` overrides it (train:table6
+   * sets 1 when it runs rows side by side).
+   */
+  parallelStages: posInt('trainer.parallelStages'),
 });
 
 export const Optim = z.strictObject({

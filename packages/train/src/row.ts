@@ -15,8 +15,9 @@ import { RunCache } from './runner/cache';
 import { codeVersion } from './runner/hash';
 import { checkpointDir, trackingDir } from './runner/paths';
 import { loadInitialWeights, planStage, runStage, stageModelConfig, type InitSource, type PlannedStage, type StageResult } from './runner/runner';
-import { Interrupted, installStopHandlers } from './runner/signals';
-import type { PreparedStage, StageContext } from './runner/types';
+import { Interrupted, installStopHandlers, type StopSignal } from './runner/signals';
+import { StageProcess, runOnLanes, stageWaves } from './runner/stage-process';
+import type { PreparedStage, StageContext, StageKind } from './runner/types';
 import { StageInputError } from './stages/common';
 import { prepareData } from './stages/data';
 import { initBackbone } from './stages/init-backbone';
@@ -35,6 +36,8 @@ export interface RowOptions {
   force?: boolean;
   /** Only the shared initialisation stages (what `train:init` runs). */
   initOnly?: boolean;
+  /** Only this stage and those it starts from (a partial row: its parent run is `pixelbert.kind=row-part`, which Table 6 does not read). */
+  until?: StageKind;
   log?: (line: string) => void;
   write?: (s: string) => void;
   tty?: boolean;
@@ -87,6 +90,18 @@ export function planRow(spec: Spec, ctx: StageContext, cache: RunCache, initOnly
   return out;
 }
 
+/** The stage `kind` and every stage it starts from, in the plan's order. */
+export function planUntil(plan: readonly PlannedStage[], kind: StageKind): PlannedStage[] {
+  const target = plan.find((p) => p.def.kind === kind);
+  if (!target) throw new StageInputError(`--until=${kind}: this row has no ${kind} stage (its stages: ${plan.map((p) => p.def.kind).join(', ')})`);
+  const need = new Set([target.hash]);
+  for (const p of [...plan].reverse()) {
+    if (!need.has(p.hash)) continue;
+    for (const s of p.init) if (s.kind === 'stage') need.add(s.hash);
+  }
+  return plan.filter((p) => need.has(p.hash));
+}
+
 /**
  * Weights files named by `model.init` are loaded once into the model of the first stage that starts
  * from them, before anything trains: one that does not fit the architecture is bad input.
@@ -117,16 +132,18 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
   const tty = o.tty ?? Boolean(process.stdout.isTTY);
   const cache = new RunCache();
   // The parent run's name: the row's, or `init-<scale>` when only the shared init stages run.
-  const runName = o.initOnly ? `init-${spec.scale}` : rowRunName(spec);
+  const runName = o.initOnly ? `init-${spec.scale}` : o.until ? `${rowRunName(spec)}-until-${o.until}` : rowRunName(spec);
 
   const backend = await initBackend({ prefer: spec.backend });
   const data = await prepareData(spec, log, { reportCache: cache.dir });
   if (!data.report.ok) throw new StageInputError(`the data for ${runName} has problems (listed above); fix them before training`);
   const tokenizer = WordPieceTokenizer.fromFile(path.join(data.root, 'vocab.txt'));
   const ctx: StageContext = { spec, root: data.root, tokenizer, log };
-  const plan = planRow(spec, ctx, cache, o.initOnly);
+  const whole = planRow(spec, ctx, cache, o.initOnly);
+  const plan = o.until ? planUntil(whole, o.until) : whole;
+  const lanes = parallelStages(spec);
   const code = codeVersion();
-  const rowKey = createHash('sha256').update(`${specHash}/${code}/${o.initOnly ? 'init' : 'row'}/${o.experiment ?? DEFAULT_EXPERIMENT}`).digest('hex').slice(0, 24);
+  const rowKey = createHash('sha256').update(`${specHash}/${code}/${o.initOnly ? 'init' : o.until ? `until-${o.until}` : 'row'}/${o.experiment ?? DEFAULT_EXPERIMENT}`).digest('hex').slice(0, 24);
   const rowFile = cache.rowFile(rowKey);
   if (!o.force && existsSync(rowFile)) {
     const done = JSON.parse(readFileSync(rowFile, 'utf8')) as RowResult & { finishedAt: string };
@@ -157,7 +174,7 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
   installStopHandlers(() => {
     for (const r of open) r.endSync('KILLED', true);
   });
-  const parent = tracker.startRun({ runName, tags: { ...tags, 'pixelbert.kind': o.initOnly ? 'init' : 'row' } });
+  const parent = tracker.startRun({ runName, tags: { ...tags, 'pixelbert.kind': o.initOnly ? 'init' : o.until ? 'row-part' : 'row', ...(o.until ? { 'pixelbert.until': o.until } : {}) } });
   open.add(parent);
   const exitHandler = () => {
     for (const r of open) r.endSync('FAILED', true);
@@ -166,9 +183,17 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
   parent.logSpec(spec, yaml);
   log(`\n${runName}: parent run ${parent.id} (${tracker.describe()}); backend ${backend.name}; code ${code}`);
   const results: StageResult[] = [];
+  const helpers: StageProcess[] = [];
+  const forward = (sig: StopSignal) => {
+    for (const h of helpers) h.signal(sig);
+  };
+  const onInt = () => forward('SIGINT');
+  const onTerm = () => forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   try {
-    for (const p of plan) {
-      const r = await runStage({
+    const stage = (p: PlannedStage, stageTty: boolean) =>
+      runStage({
         planned: p,
         prepared: prepared.get(p)!,
         ctx,
@@ -180,11 +205,31 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
         cache,
         force: Boolean(o.force),
         uploadWeights: spec.scale !== 'paper',
-        tty,
+        tty: stageTty,
         write,
       });
-      results.push(r);
+    for (const wave of stageWaves(plan)) {
+      const todo = wave.filter((p) => prepared.has(p));
+      const n = Math.min(lanes, todo.length);
+      if (n < 2) {
+        for (const p of wave) results.push(await stage(p, tty));
+        continue;
+      }
+      for (const p of wave.filter((q) => !prepared.has(q))) results.push(await stage(p, tty));
+      while (helpers.length < n - 1) {
+        helpers.push(
+          new StageProcess(
+            { spec, root: data.root, experiment: o.experiment ?? DEFAULT_EXPERIMENT, parentRunId: parent.id, parentRunName: parent.runName, tags, uploadWeights: spec.scale !== 'paper' },
+            log,
+            (line) => process.stderr.write(`${line}\n`),
+          ),
+        );
+      }
+      log(`${todo.map((p) => p.def.kind).join(', ')}: ${n} at a time (this process and ${n - 1} more: trainer.parallelStages = ${lanes}); each logs a line every ${spec.trainer.logEvery} steps`);
+      // the second stage's bar would overwrite the first's: plain lines while stages run side by side
+      results.push(...(await runOnLanes(todo, [(p) => stage(p, false), ...helpers.slice(0, n - 1).map((h) => (p: PlannedStage) => h.run(p, Boolean(o.force)))])));
     }
+    results.sort((a, b) => plan.findIndex((p) => p.hash === a.hash) - plan.findIndex((p) => p.hash === b.hash));
     const metrics: Record<string, number> = {};
     for (const r of results) Object.assign(metrics, r.metrics);
     parent.logMetrics(metrics, 0);
@@ -204,5 +249,17 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
     throw e;
   } finally {
     process.off('exit', exitHandler);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    await Promise.all(helpers.map((h) => h.close()));
   }
+}
+
+/** `trainer.parallelStages`, or `PIXEL_BERT_PARALLEL_STAGES` where set (train:table6 sets 1 beside other rows). */
+export function parallelStages(spec: Spec, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PIXEL_BERT_PARALLEL_STAGES;
+  if (raw === undefined || raw === '') return spec.trainer.parallelStages;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new StageInputError(`PIXEL_BERT_PARALLEL_STAGES=${raw}: expected a whole number ≥ 1 (stages of a row run at once)`);
+  return n;
 }
