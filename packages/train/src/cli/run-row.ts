@@ -2,15 +2,16 @@
 // code and a closing message (where the runs are, how to open them, how to resume).
 import type { ResolvedSpec } from '@pixel-bert/spec';
 import { DEFAULT_EXPERIMENT, runRow } from '../row';
+import type { StageKind } from '../runner/types';
 import { formatMetrics } from '../runner/runner';
 import { cacheDir, checkpointDir, trackingDir } from '../runner/paths';
 import { Interrupted, StageFailed } from '../runner/signals';
 
-export async function runRowCli(o: { resolved: ResolvedSpec; experiment?: string; force?: boolean; initOnly?: boolean }): Promise<number> {
+export async function runRowCli(o: { resolved: ResolvedSpec; experiment?: string; force?: boolean; initOnly?: boolean; until?: StageKind }): Promise<number> {
   const experiment = o.experiment ?? process.env.PIXEL_BERT_EXPERIMENT ?? DEFAULT_EXPERIMENT;
   const t0 = performance.now();
   try {
-    const r = await runRow({ resolved: o.resolved, experiment, force: Boolean(o.force), initOnly: Boolean(o.initOnly) });
+    const r = await runRow({ resolved: o.resolved, experiment, force: Boolean(o.force), initOnly: Boolean(o.initOnly), ...(o.until ? { until: o.until } : {}) });
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(`\n== ${r.runName}: ${r.alreadyDone ? 'already finished' : `finished in ${secs} s`}`);
     for (const s of r.stages) console.log(`  ${s.kind.padEnd(14)} ${s.reused ? 'reused from the run cache' : `${s.seconds} s`}  (stage ${s.hash})`);
