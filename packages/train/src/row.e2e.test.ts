@@ -22,6 +22,13 @@ beforeAll(() => {
   first = ablation(stateA, ROW);
 }, 300_000);
 
+/** The finished row 4 in `state` ended with the final metrics of the uninterrupted run in stateA, to 1e-6. */
+function expectMetricsOfRowA(state: string): void {
+  const [ma, mb] = [stateA, state].map((st) => finalMetrics(localRuns(st).find((r) => r.runName === 'row4-seed0-smoke' && r.status === 'FINISHED')!));
+  expect(Object.keys(mb!).sort()).toEqual(Object.keys(ma!).sort());
+  for (const key of Object.keys(ma!)) expect(Math.abs(mb![key]! - ma![key]!), key).toBeLessThanOrEqual(1e-6);
+}
+
 describe('train:ablation --row=4 --scale=smoke', () => {
   it('trains every stage, tracks a parent run with the spec and final metrics and a child run per stage', () => {
     expect(first.code, first.err + first.out.slice(-3000)).toBe(0);
@@ -114,6 +121,21 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(localRuns(stateA).length).toBe(before);
   });
 
+  it('--until=pretrain runs only pre-training and what it starts from, as a partial row Table 6 does not read', () => {
+    const r = ablation(stateA, [...ROW, '--until=pretrain']);
+    expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
+    expect(r.out).toMatch(/pretrain: reused from the run cache/);
+    expect(r.out).not.toMatch(/^(vqa|nlvr2|retrieval):/m);
+    const part = localRuns(stateA).find((x) => x.runName === 'row4-seed0-smoke-until-pretrain')!;
+    expect(part.tags).toMatchObject({ 'pixelbert.kind': 'row-part', 'pixelbert.until': 'pretrain', 'pixelbert.row': '4' });
+    expect(part.metrics['pretrain.val.mlm_accuracy']).toBeGreaterThan(0);
+    expect(part.metrics['vqa.test.score']).toBeUndefined();
+    const none = ablation(stateA, ['--row=1', '--scale=smoke', '--until=pretrain']);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/--until=pretrain: row 1 has no pre-training/);
+    expect(ablation(stateA, [...ROW, '--until=vqa2']).err).toMatch(/--until=vqa2: expected one of init-backbone, init-text, pretrain, vqa, nlvr2, retrieval/);
+  }, 120_000);
+
   it('another row reuses the shared initialisation stages from the run cache', () => {
     // with gradient accumulation and warm-up: the schedule is still counted in the spec's batches
     const r = ablation(stateA, ['--row=1', '--scale=smoke', `--experiment=${EXPERIMENT}`, '--set', 'optim.accumulation=3', '--set', 'optim.warmupSteps=5']);
@@ -141,12 +163,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     const resumed = ablation(stateB, ROW);
     expect(resumed.code, resumed.err + resumed.out.slice(-2000)).toBe(0);
     expect(resumed.out).toMatch(/pretrain: resuming from the checkpoint at epoch 1, step (8|12|16|20|24|28)/);
-    const a = localRuns(stateA).find((r) => r.runName === 'row4-seed0-smoke' && r.status === 'FINISHED')!;
-    const b = localRuns(stateB).find((r) => r.runName === 'row4-seed0-smoke' && r.status === 'FINISHED')!;
-    const ma = finalMetrics(a);
-    const mb = finalMetrics(b);
-    expect(Object.keys(mb).sort()).toEqual(Object.keys(ma).sort());
-    for (const key of Object.keys(ma)) expect(Math.abs(mb[key]! - ma[key]!), key).toBeLessThanOrEqual(1e-6);
+    expectMetricsOfRowA(stateB);
     // the killed attempt's runs stay as the journal left them (RUNNING), never FINISHED
     expect(localRuns(stateB).filter((r) => r.runName === 'row4-seed0-smoke' && r.status === 'RUNNING').length).toBe(1);
   }, 400_000);
@@ -210,6 +227,37 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     const c = localRuns(stateC).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
     expect(finalMetrics(c)).toEqual(finalMetrics(a));
   }, 300_000);
+
+  it('with trainer.parallelStages=2 the independent stages run two at a time, in two processes, with the same metrics', () => {
+    const stateG = path.join(tmp, 'g');
+    const r = ablation(stateG, [...ROW, '--set', 'trainer.parallelStages=2']);
+    expect(r.code, r.err + r.out.slice(-3000)).toBe(0);
+    expect(r.out).toMatch(/init-backbone, init-text: 2 at a time/);
+    expect(r.out).toMatch(/vqa, nlvr2, retrieval: 2 at a time/);
+    const a = localRuns(stateA).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    const runs = localRuns(stateG);
+    const g = runs.find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    expect(finalMetrics(g)).toEqual(finalMetrics(a));
+    const children = runs.filter((x) => x.parentRunId === g.runId);
+    expect(children.map((x) => x.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text', 'nlvr2', 'pretrain', 'retrieval', 'vqa']);
+    for (const c of children) expect(c.status, c.runName).toBe('FINISHED');
+    // side by side: VQA (a helper's first stage) and NLVR² (this process's) overlap in time
+    const [vqa, nlvr2] = ['vqa', 'nlvr2'].map((k) => children.find((x) => x.tags['pixelbert.stage'] === k)!);
+    expect(vqa!.startTime!).toBeLessThan(nlvr2!.endTime!);
+    expect(nlvr2!.startTime!).toBeLessThan(vqa!.endTime!);
+    expect(existsSync(path.join(stateG, 'checkpoints')) ? readdirSync(path.join(stateG, 'checkpoints')) : []).toEqual([]); // no lock or checkpoint left
+  }, 300_000);
+
+  it('killed (SIGKILL) while two stages run side by side, the helper checkpoints and stops; the same command resumes both and ends with the same metrics', async () => {
+    const stateH = path.join(tmp, 'h');
+    const args = [...ROW, '--set', 'trainer.parallelStages=2'];
+    const k = await ablationKilledAt(stateH, args, /\[nlvr2\] epoch 1\/\d+ step (8|12|16)\//);
+    expect(k.killed, k.out.slice(-2000)).toBe(true);
+    const resumed = ablation(stateH, args);
+    expect(resumed.code, resumed.err + resumed.out.slice(-3000)).toBe(0);
+    expect(resumed.out).toMatch(/(vqa|nlvr2): resuming from the checkpoint/);
+    expectMetricsOfRowA(stateH);
+  }, 400_000);
 
   it('a corrupt checkpoint is an error naming the file, not a silent restart', () => {
     const stateD = path.join(tmp, 'd');
