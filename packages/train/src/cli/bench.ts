@@ -28,6 +28,7 @@ import path from 'node:path';
 import * as readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { UsageError, intFlag, parseFlags, runCli } from '@pixel-bert/spec';
+import { benchCommit, load1, machine } from './bench-meta';
 import { SCALES, STAGES, type BenchScale, type Stage } from './bench-stages';
 
 const USAGE =
@@ -106,19 +107,8 @@ function startPeer(python: string, config: Record<string, unknown>): Worker {
   return new Worker('pytorch', child);
 }
 
-const machine = () => ({ cpu: os.cpus()[0]?.model.trim(), cores: os.cpus().length, memGB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, platform: `${os.platform()}-${os.arch()}` });
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-const load1 = () => +os.loadavg()[0]!.toFixed(2);
-
-function commit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'packages/model', 'packages/train/src/cli', 'tools/peer-pytorch'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    return dirty ? `${head}+uncommitted` : head;
-  } catch {
-    return 'unknown';
-  }
-}
+const commit = () => benchCommit(ROOT, ['packages/model', 'packages/train/src/cli', 'tools/peer-pytorch']);
 
 interface Side {
   ms: number[];
