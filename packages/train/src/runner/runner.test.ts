@@ -81,3 +81,17 @@ describe('the variables a stage trains', () => {
     }
   });
 });
+
+describe('what an init stage hash covers', () => {
+  it('includes several micro-batches (optim.accumulation), and leaves the key out at 1 so that earlier hashes hold', async () => {
+    const { loadRowSpec } = await import('@pixel-bert/spec');
+    const { initBackbone } = await import('../stages/init-backbone');
+    const { initText } = await import('../stages/init-text');
+    const one = loadRowSpec({ row: 4, scale: 'smoke' }).spec;
+    const two = loadRowSpec({ row: 4, scale: 'smoke', set: ['optim.accumulation=2'] }).spec;
+    for (const def of [initBackbone, initText]) {
+      expect(def.specPart(one) as object, def.kind).not.toHaveProperty('accumulation');
+      expect(def.specPart(two) as object, def.kind).toHaveProperty('accumulation', 2);
+    }
+  });
+});

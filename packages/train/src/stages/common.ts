@@ -131,6 +131,15 @@ export const ROW_STAGE = {
 } satisfies Partial<StageDef>;
 
 /**
+ * An init stage's micro-batches (`optim.accumulation`) when there are several: they change its
+ * batch-norm statistics and its losses' per-micro-batch means. Left out at 1 so that the hashes of
+ * init stages computed before it was hashed stay valid.
+ */
+export function accumulationPart(spec: Spec): { accumulation?: number } {
+  return spec.optim.accumulation === 1 ? {} : { accumulation: spec.optim.accumulation };
+}
+
+/**
  * The part of the spec a row stage's result depends on (its stage hash): its own section, the
  * model, the optimisers, the data and the evaluation sizes.
  */

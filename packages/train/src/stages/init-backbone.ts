@@ -9,7 +9,7 @@ import { COLOURS, DecodedImageCache, SHAPES, batchIndices, renderScene, rngFor, 
 import { ParamScope, softmaxCrossEntropy, vqaLoss } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
 import type { StageDef, StepBatch } from '../runner/types';
-import { argmaxRows, pct, ranges } from './common';
+import { accumulationPart, argmaxRows, pct, ranges } from './common';
 
 /** The attribute labels of a scene (42 of them) — present or not. */
 const LABELS = [
@@ -26,7 +26,7 @@ const HELD_OUT = 0.1;
 export const initBackbone: StageDef = {
   kind: 'init-backbone',
   heads: () => [],
-  specPart: (spec) => ({ init: spec.init.backbone, seed: spec.init.seed, arch: spec.model.run.arch, image: spec.model.run.image, frozen: [spec.model.frozenStages, spec.model.frozenBatchNorm], world: { size: spec.data.synth.imageSize, objects: spec.data.synth.objectsPerImage }, sgd: spec.optim.cnn, evalBatchSize: spec.trainer.evalBatchSize }),
+  specPart: (spec) => ({ init: spec.init.backbone, seed: spec.init.seed, arch: spec.model.run.arch, image: spec.model.run.image, frozen: [spec.model.frozenStages, spec.model.frozenBatchNorm], world: { size: spec.data.synth.imageSize, objects: spec.data.synth.objectsPerImage }, sgd: spec.optim.cnn, evalBatchSize: spec.trainer.evalBatchSize, ...accumulationPart(spec) }),
   seed: (spec) => spec.init.seed,
   schedule: (spec) => ({ epochs: spec.init.backbone.epochs, decayEpochs: [], batchSize: spec.init.backbone.batchSize }),
   learningRates: (spec) => ({ cnn: spec.init.backbone.lr, transformer: spec.optim.transformer.lr }),

@@ -6,7 +6,7 @@ import { buildPretrainBatch, readPretrainCorpus, type CaptionExample, type Pretr
 import { mlmHeadForward, mlmLoss, mlmTargets, textOnlyForward, type PixelBert } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
 import type { StageContext, StageDef, StepBatch } from '../runner/types';
-import { StageInputError, cocoValCaptions, firstN, mlmHits, pct, textOptions, textTensors } from './common';
+import { StageInputError, accumulationPart, cocoValCaptions, firstN, mlmHits, pct, textOptions, textTensors } from './common';
 
 function options(spec: Spec, ctx: Pick<StageContext, 'tokenizer'>, batchSize: number): PretrainOptions {
   return { ...textOptions(spec, ctx.tokenizer, batchSize), mlm: true, itm: false, vocabSize: ctx.tokenizer.vocabSize, mlmProbability: spec.pretrain.mlm.probability };
@@ -27,7 +27,7 @@ function mlmOutput(model: PixelBert, b: StepBatch, o: { training: boolean; seed:
 export const initText: StageDef = {
   kind: 'init-text',
   heads: () => ['mlm'],
-  specPart: (spec) => ({ init: spec.init.text, seed: spec.init.seed, encoder: spec.model.encoder, mlm: spec.pretrain.mlm, datasets: spec.pretrain.datasets, data: spec.data, adamw: spec.optim.transformer, evalBatchSize: spec.trainer.evalBatchSize, valItems: spec.trainer.valItems }),
+  specPart: (spec) => ({ init: spec.init.text, seed: spec.init.seed, encoder: spec.model.encoder, mlm: spec.pretrain.mlm, datasets: spec.pretrain.datasets, data: spec.data, adamw: spec.optim.transformer, evalBatchSize: spec.trainer.evalBatchSize, valItems: spec.trainer.valItems, ...accumulationPart(spec) }),
   seed: (spec) => spec.init.seed,
   schedule: (spec) => ({ epochs: spec.init.text.epochs, decayEpochs: [], batchSize: spec.init.text.batchSize }),
   learningRates: (spec) => ({ cnn: spec.optim.cnn.lr, transformer: spec.init.text.lr }),
