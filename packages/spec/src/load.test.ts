@@ -193,6 +193,15 @@ describe('overrides', () => {
     expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.retrieval.hard={fraction: 1, candidates: 0}'] })).message).toMatch(/retrieval\.hard\.candidates must be a whole number ≥ 1/);
   });
 
+  it('takes trainer.dataParallel (1 by default) only where it divides optim.accumulation, saying what to set', () => {
+    expect(loadRowSpec({ row: 4, scale: 'smoke' }).spec.trainer.dataParallel).toBe(1);
+    expect(loadRowSpec({ row: 4, scale: 'smoke', set: ['optim.accumulation=4', 'trainer.dataParallel=2'] }).spec.trainer.dataParallel).toBe(2);
+    const e = errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['trainer.dataParallel=2'] })).message;
+    expect(e).toMatch(/trainer\.dataParallel/);
+    expect(e).toMatch(/optim\.accumulation \(1\) must be a multiple of it: set optim\.accumulation to 2/);
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['trainer.dataParallel=0'] })).message).toMatch(/trainer\.dataParallel must be a whole number ≥ 1/);
+  });
+
   it('takes parts a stage freezes (a list of model parts), absent by default, and names the parts there are', () => {
     const r = loadRowSpec({ row: 4, scale: 'smoke', set: ['finetune.vqa.freeze=[pixel_embeddings, backbone]'] });
     expect(r.spec.finetune.vqa.freeze).toEqual(['pixel_embeddings', 'backbone']);

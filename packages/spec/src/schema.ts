@@ -162,6 +162,14 @@ export const Trainer = z.strictObject({
    * sets 1 when it runs rows side by side).
    */
   parallelStages: posInt('trainer.parallelStages'),
+  /**
+   * Processes that share each optimiser step of a stage that runs alone: each computes the
+   * gradients of its share of the batch's micro-batches (`optim.accumulation`, which must be a
+   * multiple of it), the stage's process sums them, updates and hands the weights back. The
+   * parameters are those of the same accumulation in one process, bit for bit;
+   * `PIXEL_BERT_DATA_PARALLEL` overrides it (train:table6 sets 1 beside other rows).
+   */
+  dataParallel: posInt('trainer.dataParallel'),
 });
 
 export const Optim = z.strictObject({
@@ -282,7 +290,15 @@ export const SpecInput = z.strictObject(specShape);
  * and image size), derived from `model.backbone` and the scale's `backbones`
  * table, so the resolved spec records both the paper's name and the real thing.
  */
-export const SpecSchema = SpecInput.transform((s) => ({
+export const SpecSchema = SpecInput.superRefine((s, ctx) => {
+  if (s.optim.accumulation % s.trainer.dataParallel !== 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['trainer', 'dataParallel'],
+      message: `trainer.dataParallel ${s.trainer.dataParallel} splits each batch's micro-batches over ${s.trainer.dataParallel} processes, so optim.accumulation (${s.optim.accumulation}) must be a multiple of it: set optim.accumulation to ${s.trainer.dataParallel} (same schedule; batch-norm statistics then come from the micro-batches)`,
+    });
+  }
+}).transform((s) => ({
   ...s,
   model: { ...s.model, run: { paper: s.model.backbone, ...s.backbones[s.model.backbone] } },
 }));

@@ -6,6 +6,7 @@ import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
+import { loadSafetensors } from '@pixel-bert/model';
 import { LocalStore } from '@pixel-bert/tracking';
 import { ablation, ablationKilledAt, finalMetrics, localRuns, table6 } from './testing/row-cli';
 
@@ -247,6 +248,45 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(nlvr2!.startTime!).toBeLessThan(vqa!.endTime!);
     expect(existsSync(path.join(stateG, 'checkpoints')) ? readdirSync(path.join(stateG, 'checkpoints')) : []).toEqual([]); // no lock or checkpoint left
   }, 300_000);
+
+  it('with trainer.dataParallel=2 two processes share each step: the parameters of the same accumulation in one process, bit for bit', () => {
+    const args = ['--row=4', '--scale=smoke', '--until=pretrain', `--experiment=${EXPERIMENT}`, '--set', 'optim.accumulation=2'];
+    const [one, two] = [1, 2].map((n) => {
+      const state = path.join(tmp, `dp${n}`);
+      const r = ablation(state, args, { PIXEL_BERT_DATA_PARALLEL: String(n) });
+      expect(r.code, r.err + r.out.slice(-3000)).toBe(0);
+      return { state, out: r.out };
+    });
+    expect(two!.out).toMatch(/pretrain: each step's 2 micro-batches shared by 2 processes/);
+    expect(one!.out).not.toMatch(/shared by/);
+    const stages = readdirSync(path.join(one!.state, 'cache')).filter((d) => existsSync(path.join(one!.state, 'cache', d, 'weights.safetensors')));
+    expect(stages).toHaveLength(3); // init-backbone, init-text, pretrain: the same stage hashes in both
+    let buffers = 0;
+    for (const stage of stages) {
+      const [a, b] = [one!, two!].map((x) => loadSafetensors(path.join(x.state, 'cache', stage, 'weights.safetensors')));
+      expect(b!.names().sort()).toEqual(a!.names().sort());
+      for (const name of a!.names()) {
+        const [va, vb] = [a!, b!].map((f) => f.read(name).values);
+        if (!/running_(mean|var)$/.test(name)) {
+          expect(Buffer.from(vb!.buffer, vb!.byteOffset, vb!.byteLength).equals(Buffer.from(va!.buffer, va!.byteOffset, va!.byteLength)), `${stage} ${name}`).toBe(true);
+        } else {
+          buffers++;
+          for (let i = 0; i < va!.length; i++) expect(Math.abs(vb![i]! - va![i]!), `${stage} ${name}[${i}]`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(va![i]!)));
+        }
+      }
+    }
+    expect(buffers).toBeGreaterThan(0);
+    const pre = (state: string) => localRuns(state).find((x) => x.tags['pixelbert.stage'] === 'pretrain' && x.status === 'FINISHED')!;
+    expect(pre(two!.state).metrics['train.loss']).toBe(pre(one!.state).metrics['train.loss']);
+  }, 300_000);
+
+  it('a data-parallel count that does not divide the micro-batches exits 2 before anything trains, saying what would be right', () => {
+    const state = path.join(tmp, 'dp-bad');
+    const r = ablation(state, ['--row=4', '--scale=smoke', `--experiment=${EXPERIMENT}`, '--set', 'optim.accumulation=2'], { PIXEL_BERT_DATA_PARALLEL: '3' });
+    expect(r.code).toBe(2);
+    expect(r.err + r.out).toMatch(/PIXEL_BERT_DATA_PARALLEL=3 splits each batch's micro-batches over 3 processes, but optim.accumulation is 2/);
+    expect(existsSync(path.join(state, 'cache')) ? readdirSync(path.join(state, 'cache')).filter((d) => !d.startsWith('data-')) : []).toEqual([]);
+  }, 120_000);
 
   it('killed (SIGKILL) while two stages run side by side, the helper checkpoints and stops; the same command resumes both and ends with the same metrics', async () => {
     const stateH = path.join(tmp, 'h');

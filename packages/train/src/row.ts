@@ -12,6 +12,7 @@ import { createPixelBert, disposePixelBert, initBackend } from '@pixel-bert/mode
 import { WORKSPACE_ROOT, type ResolvedSpec, type Spec } from '@pixel-bert/spec';
 import { TAGS, openTracker, type RunHandle } from '@pixel-bert/tracking';
 import { RunCache } from './runner/cache';
+import { dataParallelOf } from './runner/data-parallel';
 import { codeVersion } from './runner/hash';
 import { checkpointDir, trackingDir } from './runner/paths';
 import { loadInitialWeights, planStage, runStage, stageModelConfig, type InitSource, type PlannedStage, type StageResult } from './runner/runner';
@@ -134,6 +135,9 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
   // The parent run's name: the row's, or `init-<scale>` when only the shared init stages run.
   const runName = o.initOnly ? `init-${spec.scale}` : o.until ? `${rowRunName(spec)}-until-${o.until}` : rowRunName(spec);
 
+  // how the stages share the cores, checked before anything is prepared
+  const lanes = parallelStages(spec);
+  const shared = dataParallelOf(spec);
   const backend = await initBackend({ prefer: spec.backend });
   const data = await prepareData(spec, log, { reportCache: cache.dir });
   if (!data.report.ok) throw new StageInputError(`the data for ${runName} has problems (listed above); fix them before training`);
@@ -141,7 +145,6 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
   const ctx: StageContext = { spec, root: data.root, tokenizer, log };
   const whole = planRow(spec, ctx, cache, o.initOnly);
   const plan = o.until ? planUntil(whole, o.until) : whole;
-  const lanes = parallelStages(spec);
   const code = codeVersion();
   const rowKey = createHash('sha256').update(`${specHash}/${code}/${o.initOnly ? 'init' : o.until ? `until-${o.until}` : 'row'}/${o.experiment ?? DEFAULT_EXPERIMENT}`).digest('hex').slice(0, 24);
   const rowFile = cache.rowFile(rowKey);
@@ -192,7 +195,8 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const stage = (p: PlannedStage, stageTty: boolean) =>
+    // a stage that trains alone may share each step with gradient workers (trainer.dataParallel)
+    const stage = (p: PlannedStage, stageTty: boolean, dataParallel = 1) =>
       runStage({
         planned: p,
         prepared: prepared.get(p)!,
@@ -207,12 +211,13 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
         uploadWeights: spec.scale !== 'paper',
         tty: stageTty,
         write,
+        dataParallel,
       });
     for (const wave of stageWaves(plan)) {
       const todo = wave.filter((p) => prepared.has(p));
       const n = Math.min(lanes, todo.length);
       if (n < 2) {
-        for (const p of wave) results.push(await stage(p, tty));
+        for (const p of wave) results.push(await stage(p, tty, shared));
         continue;
       }
       for (const p of wave.filter((q) => !prepared.has(q))) results.push(await stage(p, tty));

@@ -12,5 +12,5 @@ export {
   validateConfig,
 } from './table';
 export type { BackboneConfig, BackboneName, BlockType } from './table';
-export { blockDiagonal, groupedConvMode, setGroupedConvMode } from './layers';
+export { BN_MOMENTUM, blockDiagonal, groupedConvMode, setGroupedConvMode } from './layers';
 export type { GroupedConvMode } from './layers';

@@ -173,7 +173,7 @@ await runCli(async () => {
   // The init stages run alone: give TensorFlow every core (rows get one thread each, the backend's
   // default; one thread made the ResNet stand-in 67 → 76 s in the sweep of 2026-12-02 evening).
   // (its two stages one after another: the backbone's gets both threads)
-  const initEnv = { ...process.env, PIXEL_BERT_PARALLEL_STAGES: '1' };
+  const initEnv = { ...process.env, PIXEL_BERT_PARALLEL_STAGES: '1', PIXEL_BERT_DATA_PARALLEL: '1' };
   tensorflowThreads(os.availableParallelism(), initEnv);
   const init = spawnSync(process.execPath, node('init.ts', initArgs), { stdio: 'inherit', cwd: WORKSPACE_ROOT, env: initEnv });
   if (init.status !== 0) {
@@ -184,7 +184,7 @@ await runCli(async () => {
     jobList,
     parallel,
     // rows side by side already keep the cores busy: each runs its stages one after another
-    (job, piped) => spawn(process.execPath, node('ablation.ts', job.args), { cwd: WORKSPACE_ROOT, detached: true, stdio: ['ignore', piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit'], env: parallel > 1 ? { ...process.env, PIXEL_BERT_PARALLEL_STAGES: '1' } : process.env }),
+    (job, piped) => spawn(process.execPath, node('ablation.ts', job.args), { cwd: WORKSPACE_ROOT, detached: true, stdio: ['ignore', piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit'], env: parallel > 1 ? { ...process.env, PIXEL_BERT_PARALLEL_STAGES: '1', PIXEL_BERT_DATA_PARALLEL: '1' } : process.env }),
     t0,
   );
   const failed = finished.filter((f) => f.code !== 0);

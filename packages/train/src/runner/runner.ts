@@ -23,6 +23,7 @@ import { createOptimizers, lrAt, type PaperOptimizers } from '../optim/index';
 import type { CachedStage, RunCache } from './cache';
 import { hasCheckpoint, loadTrainState, lockStage, removeCheckpoints, saveTrainState, type TrainPosition } from './checkpoint';
 import { stageHash, codeVersion } from './hash';
+import { DataParallel, syncVariables } from './data-parallel';
 import { batchImages, chunks, imageTensors, openImageStore, sliceBatch, type ImageStore } from './images';
 import { checkpointDir } from './paths';
 import { Progress } from './progress';
@@ -62,6 +63,8 @@ export interface StageRunOptions {
   uploadWeights: boolean;
   tty: boolean;
   write: (s: string) => void;
+  /** Processes sharing each optimiser step (`trainer.dataParallel`; 1 when other stages run beside it). */
+  dataParallel?: number;
 }
 
 export interface StageResult {
@@ -160,6 +163,11 @@ async function trainStage(o: StageRunOptions, ckptDir: string): Promise<StageRes
   let pos: TrainPosition = { epoch: 0, step: 0, globalStep: 0, seconds: 0, runIds: [], val: [] };
   let run: RunHandle | null = null;
   let progress: Progress | null = null;
+  // gradient workers build the stage while this process loads its weights and images
+  const processes = o.dataParallel ?? 1;
+  const starting = processes > 1 ? DataParallel.start({ spec, root: ctx.root, hash, count: processes }, (l) => process.stderr.write(`${l}\n`)) : null;
+  starting?.catch(() => {}); // awaited below
+  let dp: DataParallel | null = null;
   try {
     const resumed = hasCheckpoint(ckptDir);
     if (resumed) {
@@ -214,6 +222,9 @@ async function trainStage(o: StageRunOptions, ckptDir: string): Promise<StageRes
     /** Wall seconds of the stage: earlier attempts' and this one's (its set-up included). */
     const elapsed = () => secondsSoFar + (performance.now() - t0) / 1000;
     const accumulation = spec.optim.accumulation;
+    dp = starting ? await starting : null;
+    const sync = dp ? { trained: trainVars, ...syncVariables(model, extra, trainVars) } : null;
+    if (dp) ctx.log(`${def.kind}: each step's ${accumulation} micro-batches shared by ${dp.processes} processes (trainer.dataParallel)`);
     while (pos.epoch < sched.epochs) {
       const decay = (base: number) => lrAt({ base, decayEpochs: sched.decayEpochs, factor: spec.optim.decayFactor }, pos.epoch);
       for (; pos.step < stepsPerEpoch; pos.step++) {
@@ -221,7 +232,8 @@ async function trainStage(o: StageRunOptions, ckptDir: string): Promise<StageRes
         const warm = spec.optim.warmupSteps > 0 ? Math.min(1, (pos.globalStep + 1) / spec.optim.warmupSteps) : 1;
         const rates = { cnn: decay(lr.cnn) * warm, transformer: decay(lr.transformer) * warm };
         const batch = prepared.batch({ seed, epoch: pos.epoch, step: pos.step }, sched.batchSize);
-        const { loss, parts, grads } = await accumulate(def, batch, accumulation, store, trainVars, { model, extra, seed, step: pos.globalStep, spec });
+        const s = { model, extra, seed, step: pos.globalStep, spec };
+        const { loss, parts, grads } = dp ? await dp.accumulate(def, pos, batch, accumulation, store, sync!, s) : await accumulate(def, batch, accumulation, store, trainVars, s);
         if (!Number.isFinite(loss)) {
           for (const g of Object.values(grads)) g.dispose();
           throw new StageFailed(`${def.kind}: the loss is ${loss} at epoch ${pos.epoch + 1}, step ${pos.step} (optimiser step ${pos.globalStep}); nothing of that step was applied`);
@@ -273,6 +285,7 @@ async function trainStage(o: StageRunOptions, ckptDir: string): Promise<StageRes
       save();
       if (stopState.requested) throw new Interrupted(stopState.requested);
     }
+    if (dp) ctx.log(`${def.kind}: data parallelism, ${dp.summary()}`);
     const metrics: Record<string, number> = prepared.test ? await prepared.test(evaluator) : {};
     if (def.kind === 'pretrain') for (const [k, v] of Object.entries(pos.val.at(-1) ?? {})) metrics[`pretrain.val.${k}`] = v;
     metrics[`${def.kind}.seconds`] = Math.round(elapsed());
@@ -309,6 +322,7 @@ async function trainStage(o: StageRunOptions, ckptDir: string): Promise<StageRes
     }
     throw e;
   } finally {
+    await (dp ?? (await starting?.catch(() => null)))?.close();
     opt.cnn.dispose();
     opt.transformer.dispose();
     for (const v of extra.values()) v.dispose();
@@ -337,12 +351,16 @@ export async function accumulate(
   store: ImageStore,
   vars: tf.Variable[],
   s: { model: PixelBert; extra: Map<string, tf.Variable>; seed: number; step: number; spec: import('@pixel-bert/spec').Spec },
-): Promise<{ loss: number; parts: Record<string, number>; grads: Record<string, tf.Tensor> }> {
+  share?: { index: number; count: number },
+): Promise<{ loss: number; parts: Record<string, number>; grads: Record<string, tf.Tensor>; microBatches: number }> {
   const grads: Record<string, tf.Tensor> = {};
   const parts: Record<string, number> = {};
   let loss = 0;
   const pieces = chunks(batch.examples, accumulation);
+  // data parallelism: this process's contiguous share of the micro-batches (possibly none)
+  const [from, to] = share ? shareOf(pieces.length, share.index, share.count) : [0, pieces.length];
   for (const [i, [a, z]] of pieces.entries()) {
+    if (i < from || i >= to) continue;
     const mb = pieces.length === 1 ? batch : sliceBatch(batch, a, z);
     const weight = (z - a) / batch.examples;
     const images = mb.imageIndex.length ? await batchImages(store, mb) : null; // text-only stages have none
@@ -374,7 +392,12 @@ export async function accumulate(
       images?.mask.dispose();
     }
   }
-  return { loss, parts, grads };
+  return { loss, parts, grads, microBatches: to - from };
+}
+
+/** Micro-batches [from, to) of `n` that process `index` of `count` computes (contiguous, in order; may be empty). */
+export function shareOf(n: number, index: number, count: number): [number, number] {
+  return [Math.floor((index * n) / count), Math.floor(((index + 1) * n) / count)];
 }
 
 /** Scales the gradients in place so that their global norm is at most `max` (0: off); returns the norm before. */
