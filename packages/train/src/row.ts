@@ -13,6 +13,7 @@ import { WORKSPACE_ROOT, type ResolvedSpec, type Spec } from '@pixel-bert/spec';
 import { TAGS, openTracker, type RunHandle } from '@pixel-bert/tracking';
 import { RunCache } from './runner/cache';
 import { dataParallelOf } from './runner/data-parallel';
+import { countFromEnv } from './runner/env';
 import { codeVersion } from './runner/hash';
 import { checkpointDir, trackingDir } from './runner/paths';
 import { loadInitialWeights, planStage, runStage, stageModelConfig, type InitSource, type PlannedStage, type StageResult } from './runner/runner';
@@ -262,9 +263,5 @@ export async function runRow(o: RowOptions): Promise<RowResult> {
 
 /** `trainer.parallelStages`, or `PIXEL_BERT_PARALLEL_STAGES` where set (train:table6 sets 1 beside other rows). */
 export function parallelStages(spec: Spec, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.PIXEL_BERT_PARALLEL_STAGES;
-  if (raw === undefined || raw === '') return spec.trainer.parallelStages;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new StageInputError(`PIXEL_BERT_PARALLEL_STAGES=${raw}: expected a whole number ≥ 1 (stages of a row run at once)`);
-  return n;
+  return countFromEnv(env, 'PIXEL_BERT_PARALLEL_STAGES', spec.trainer.parallelStages, 'stages of a row run at once').n;
 }

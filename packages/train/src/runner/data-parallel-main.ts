@@ -5,12 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { WordPieceTokenizer } from '@pixel-bert/data';
-import { PIXEL_POOL, createPixelBert, initBackend } from '@pixel-bert/model';
+import { createPixelBert, initBackend } from '@pixel-bert/model';
 import { planRow } from '../row';
 import { RunCache } from './cache';
 import { assignFlat, flatValues, syncVariables, type FromGradWorker, type GradWorkerInit, type ToGradWorker } from './data-parallel';
-import { openImageStore, type ImageStore } from './images';
-import { accumulate, stageModelConfig, trainedVariables } from './runner';
+import type { ImageStore } from './images';
+import { accumulate, openStageImages, stageModelConfig, trainedVariables } from './runner';
 import type { PreparedStage, StageContext, StageDef } from './types';
 
 const send = (m: FromGradWorker) => {
@@ -20,7 +20,6 @@ const send = (m: FromGradWorker) => {
 interface Built {
   init: GradWorkerInit;
   def: StageDef;
-  ctx: StageContext;
   prepared: PreparedStage;
   store: ImageStore;
   model: ReturnType<typeof createPixelBert>;
@@ -44,14 +43,8 @@ async function build(init: GradWorkerInit): Promise<Built> {
   const extra = def.extraParams?.(init.spec, model) ?? new Map<string, tf.Variable>();
   const { cnn, transformer } = trainedVariables(def, init.spec, model, extra);
   const trained = [...cnn, ...transformer];
-  const store = await openImageStore(prepared.files, def.imageSize(init.spec), {
-    cacheMB: init.spec.trainer.imageCacheMB,
-    sizeDivisor: model.backbone.c5Stride * PIXEL_POOL,
-    maxBadFraction: init.spec.data.maxCorruptFraction,
-    log: () => {},
-    ...(prepared.memoryImages ? { memory: prepared.memoryImages } : {}),
-  });
-  return { init, def, ctx, prepared, store, model, extra, trained, sync: syncVariables(model, extra, trained), seed };
+  const store = await openStageImages(def, init.spec, prepared, model, () => {});
+  return { init, def, prepared, store, model, extra, trained, sync: syncVariables(model, extra, trained), seed };
 }
 
 async function step(b: Built, m: Extract<ToGradWorker, { type: 'step' }>): Promise<void> {

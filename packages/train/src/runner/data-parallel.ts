@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { BN_MOMENTUM, isBuffer, type PixelBert } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
 import { StageInputError } from '../stages/common';
+import { countFromEnv } from './env';
 import type { ImageStore } from './images';
 import { accumulate } from './runner';
 import type { StageDef, StepBatch } from './types';
@@ -43,11 +44,9 @@ const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'data-paral
 
 /** `trainer.dataParallel`, or `PIXEL_BERT_DATA_PARALLEL` where set (train:table6 sets 1 beside other rows). */
 export function dataParallelOf(spec: Spec, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.PIXEL_BERT_DATA_PARALLEL;
-  const n = raw === undefined || raw === '' ? spec.trainer.dataParallel : Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new StageInputError(`PIXEL_BERT_DATA_PARALLEL=${raw}: expected a whole number ≥ 1 (processes sharing each step of a stage)`);
+  const { n, fromEnv } = countFromEnv(env, 'PIXEL_BERT_DATA_PARALLEL', spec.trainer.dataParallel, 'processes sharing each step of a stage');
   if (spec.optim.accumulation % n !== 0) {
-    const from = raw === undefined || raw === '' ? `trainer.dataParallel ${n}` : `PIXEL_BERT_DATA_PARALLEL=${raw}`;
+    const from = fromEnv ?? `trainer.dataParallel ${n}`;
     throw new StageInputError(`${from} splits each batch's micro-batches over ${n} processes, but optim.accumulation is ${spec.optim.accumulation}: use a divisor of it, or set optim.accumulation to a multiple of ${n}`);
   }
   return n;

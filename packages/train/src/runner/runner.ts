@@ -123,6 +123,17 @@ export function trainedVariables(def: StageDef, spec: StageContext['spec'], mode
   return { cnn: cnn.filter(keep), transformer: transformer.filter(keep) };
 }
 
+/** The images a stage reads, at its image size, as its model's pixel grid needs them collated. */
+export function openStageImages(def: StageDef, spec: StageContext['spec'], prepared: PreparedStage, model: PixelBert, log: (line: string) => void): Promise<ImageStore> {
+  return openImageStore(prepared.files, def.imageSize(spec), {
+    cacheMB: spec.trainer.imageCacheMB,
+    sizeDivisor: model.backbone.c5Stride * PIXEL_POOL,
+    maxBadFraction: spec.data.maxCorruptFraction,
+    log,
+    ...(prepared.memoryImages ? { memory: prepared.memoryImages } : {}),
+  });
+}
+
 function optimisersFor(def: StageDef, ctx: StageContext, model: PixelBert, extra: Map<string, tf.Variable>): { opt: PaperOptimizers; cnn: tf.Variable[]; transformer: tf.Variable[] } {
   const { cnn, transformer } = trainedVariables(def, ctx.spec, model, extra);
   return { opt: createOptimizers(ctx.spec.optim, { cnn, transformer }), cnn, transformer };
@@ -177,13 +188,7 @@ async function trainStage(o: StageRunOptions, ckptDir: string): Promise<StageRes
       for (const line of loadInitialWeights(model, planned.init)) ctx.log(`${def.kind}: initialised ${line}`);
       for (const line of def.seedHeads?.(model, planned.init) ?? []) ctx.log(`${def.kind}: initialised ${line}`);
     }
-    const store = await openImageStore(prepared.files, def.imageSize(spec), {
-      cacheMB: spec.trainer.imageCacheMB,
-      sizeDivisor: model.backbone.c5Stride * PIXEL_POOL,
-      maxBadFraction: spec.data.maxCorruptFraction,
-      log: ctx.log,
-      ...(prepared.memoryImages ? { memory: prepared.memoryImages } : {}),
-    });
+    const store = await openStageImages(def, spec, prepared, model, ctx.log);
     run = o.tracker.startRun({
       runName: o.runName,
       parentRunId: o.parentRun.id,
