@@ -52,6 +52,13 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(parent.metrics['retrieval.test.chance.ir_r10']).toBeCloseTo(1000 / 16, 3);
     for (const k of ['tr_r1', 'ir_r1', 'ir_r5']) expect(parent.metrics[`retrieval.test.counting.${k}`], k).toBeGreaterThan(parent.metrics[`retrieval.test.chance.${k}`]!);
     expect(Object.keys(parent.metrics).some((k) => /^vqa\.test\.score\.(colour|shape|count)$/.test(k))).toBe(true);
+    // held-out ITM per kind of pair: the matched pairs, and the negatives by what tells them apart
+    const itmKinds = Object.keys(parent.metrics).filter((k) => /^pretrain\.val\.itm_accuracy_(count|shape|colour|size|texture|relation|order|wording)$/.test(k));
+    expect(itmKinds.length).toBeGreaterThan(0);
+    for (const k of ['pretrain.val.itm_accuracy_matched', ...itmKinds]) {
+      expect(parent.metrics[k], k).toBeGreaterThanOrEqual(0);
+      expect(parent.metrics[k], k).toBeLessThanOrEqual(100);
+    }
     // how plainly the pixel stream carries colour and shape after pre-training (a generated world), per depth
     const smokeLayers = Object.keys(parent.metrics).filter((k) => /^pretrain\.pixels\.colour\.layer\d+$/.test(k));
     expect(smokeLayers.length).toBeGreaterThan(0);

@@ -45,6 +45,8 @@ export interface PretrainBatch {
   itmLabels: Int32Array | null;
   /** [B] indices of the positive examples used. */
   exampleIndex: Int32Array;
+  /** [B] with ITM: index of the example whose caption is positive b's negative; null without ITM. */
+  itmNegativeIndex: Int32Array | null;
 }
 
 /**
@@ -62,6 +64,7 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
   const labels: number[][] = [];
   const images: number[] = [];
   const itm: number[] = [];
+  const negatives: number[] = [];
   for (const i of idx) {
     const ex = examples[i] as CaptionExample;
     const row = wrapRow(ex.ids, o.specials, o.maxLength);
@@ -74,6 +77,7 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
     if (o.itm) {
       itm.push(1);
       const neg = o.itmHard && rng.next() < o.itmHard.fraction ? drawSimilar(examples, ex, o.itmHard.candidates, rng) : drawOtherImage(examples, ex.imageIndex, rng);
+      negatives.push(examples.indexOf(neg));
       const negRow = wrapRow(neg.ids, o.specials, o.maxLength);
       // The negative is masked like a positive (its words are not predicted): were only positives
       // masked, [MASK] itself would tell matched from mismatched pairs and ITM would learn that.
@@ -89,7 +93,7 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
     mlmLabels = new Int32Array(text.batchSize * text.seqLen).fill(IGNORE_INDEX);
     labels.forEach((l, b) => l.forEach((v, t) => (mlmLabels![b * text.seqLen + t] = v)));
   }
-  return { imageIndex: Int32Array.from(images), text, mlmLabels, itmLabels: o.itm ? Int32Array.from(itm) : null, exampleIndex: Int32Array.from(idx) };
+  return { imageIndex: Int32Array.from(images), text, mlmLabels, itmLabels: o.itm ? Int32Array.from(itm) : null, exampleIndex: Int32Array.from(idx), itmNegativeIndex: o.itm ? Int32Array.from(negatives) : null };
 }
 
 /** A caption of an image other than `imageIndex`, uniformly among the examples (rejection sampling). */

@@ -5,3 +5,4 @@ export * from './language';
 export * from './sizes';
 export * from './generate';
 export * from './cells';
+export * from './difference';

@@ -2,7 +2,7 @@
 // sum of their losses; pixel random sampling keeps `count` feature pixels per image when the row
 // turns it on, all of them otherwise. ITM: one negative (another image's caption) per positive.
 import * as tf from '@tensorflow/tfjs';
-import { buildPretrainBatch, readPretrainCorpus, specialIdsOf, type PretrainOptions } from '@pixel-bert/data';
+import { buildPretrainBatch, captionDifference, readPretrainCorpus, specialIdsOf, type CaptionExample, type DifferenceKind, type PretrainOptions, type WordPieceTokenizer } from '@pixel-bert/data';
 import { itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, type PixelBertOutput, type TaskHead } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
 import type { Evaluator, StageContext, StageDef, StepBatch } from '../runner/types';
@@ -34,6 +34,17 @@ export function withOtherImages(b: StepBatch): StepBatch | undefined {
   return { ...b, imageIndex: Int32Array.from(b.imageIndex, (f) => next.get(f)!) };
 }
 
+/** A caption's words from its WordPiece ids (continuation pieces joined to their word). */
+function wordsOf(tokenizer: WordPieceTokenizer, ids: readonly number[]): string[] {
+  const words: string[] = [];
+  for (const id of ids) {
+    const t = tokenizer.vocab.token(id);
+    if (t.startsWith(tokenizer.prefix) && words.length) words[words.length - 1] += t.slice(tokenizer.prefix.length);
+    else words.push(t);
+  }
+  return words;
+}
+
 /** Adds one evaluation forward's MLM hits (rows with masked words) to `acc`. */
 function countMlm(acc: { hit: number; n: number }, ev: Evaluator, out: PixelBertOutput, labels: ArrayLike<number>): void {
   const t = mlmTargetsFor(ev.model, out, labels);
@@ -59,6 +70,8 @@ export const pretrain: StageDef = {
     const files = [...corpus.files];
     const val = firstN(cocoValCaptions(ctx, files), spec.trainer.valItems);
     const evalOpts = pretrainOptions(spec, ctx, spec.trainer.evalBatchSize);
+    const differenceOf = (examples: readonly CaptionExample[], pos: number, neg: number): DifferenceKind =>
+      captionDifference(wordsOf(ctx.tokenizer, examples[pos]!.ids), wordsOf(ctx.tokenizer, examples[neg]!.ids));
     return {
       files,
       trainExamples: corpus.examples.length,
@@ -69,8 +82,12 @@ export const pretrain: StageDef = {
         const mlm = { hit: 0, n: 0 };
         const mlmOther = { hit: 0, n: 0 };
         const itm = { hit: 0, n: 0 };
+        // ITM per kind of pair: the matched ones, and the negatives by what tells them from the positive
+        // (with hard negatives: the attribute a model must read from the pixels to refuse them).
+        const itmBy = new Map<'matched' | DifferenceKind, { hit: number; n: number }>();
         for (let step = 0; step * evalOpts.batchSize < val.length; step++) {
-          const b = toStepBatch(buildPretrainBatch(val, { seed: 0, epoch: 0, step }, evalOpts));
+          const raw = buildPretrainBatch(val, { seed: 0, epoch: 0, step }, evalOpts);
+          const b = toStepBatch(raw);
           if (b.perRow.mlm) {
             // The same masked captions with another image of the batch: how much MLM reads the image.
             const other = withOtherImages(b);
@@ -80,7 +97,15 @@ export const pretrain: StageDef = {
             if (b.perRow.mlm) countMlm(mlm, ev, out, b.perRow.mlm);
             if (b.perRow.itm) {
               const pred = argmaxRows(itmLogits(ev.model, out).dataSync() as Float32Array, 2);
-              pred.forEach((p, i) => (itm.hit += p === b.perRow.itm![i] ? 1 : 0));
+              pred.forEach((p, i) => {
+                const hit = p === b.perRow.itm![i] ? 1 : 0;
+                itm.hit += hit;
+                const k = i % 2 === 0 ? 'matched' : differenceOf(val, raw.exampleIndex[i >> 1]!, raw.itmNegativeIndex![i >> 1]!);
+                const acc = itmBy.get(k) ?? { hit: 0, n: 0 };
+                acc.hit += hit;
+                acc.n++;
+                itmBy.set(k, acc);
+              });
               itm.n += pred.length;
             }
           });
@@ -89,6 +114,7 @@ export const pretrain: StageDef = {
         if (mlm.n) m.mlm_accuracy = pct(mlm.hit / mlm.n);
         if (mlmOther.n) m.mlm_accuracy_other_image = pct(mlmOther.hit / mlmOther.n);
         if (itm.n) m.itm_accuracy = pct(itm.hit / itm.n);
+        for (const [k, v] of [...itmBy].sort(([a], [b]) => a.localeCompare(b))) m[`itm_accuracy_${k}`] = pct(v.hit / v.n);
         return m;
       },
       // On a generated world: how plainly the pixel stream carries colour and shape (pixel-stream.ts).
