@@ -55,7 +55,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     // held-out ITM per kind of pair: the matched pairs, and the negatives by what tells them apart
     const itmKinds = Object.keys(parent.metrics).filter((k) => /^pretrain\.val\.itm_accuracy_(count|shape|colour|size|texture|relation|order|wording)$/.test(k));
     expect(itmKinds.length).toBeGreaterThan(0);
-    for (const k of ['pretrain.val.itm_accuracy_matched', ...itmKinds]) {
+    for (const k of ['pretrain.val.itm_accuracy_matched', 'pretrain.val.itm_ranking', ...itmKinds, ...itmKinds.map((m) => m.replace('accuracy', 'ranking'))]) {
       expect(parent.metrics[k], k).toBeGreaterThanOrEqual(0);
       expect(parent.metrics[k], k).toBeLessThanOrEqual(100);
     }

@@ -45,6 +45,14 @@ function wordsOf(tokenizer: WordPieceTokenizer, ids: readonly number[]): string[
   return words;
 }
 
+/** Counts one outcome (1 hit, 0 miss, ½ a tie) under `key`. */
+function tally(map: Map<string, { hit: number; n: number }>, key: string, hit: number): void {
+  const acc = map.get(key) ?? { hit: 0, n: 0 };
+  acc.hit += hit;
+  acc.n++;
+  map.set(key, acc);
+}
+
 /** Adds one evaluation forward's MLM hits (rows with masked words) to `acc`. */
 function countMlm(acc: { hit: number; n: number }, ev: Evaluator, out: PixelBertOutput, labels: ArrayLike<number>): void {
   const t = mlmTargetsFor(ev.model, out, labels);
@@ -84,7 +92,8 @@ export const pretrain: StageDef = {
         const itm = { hit: 0, n: 0 };
         // ITM per kind of pair: the matched ones, and the negatives by what tells them from the positive
         // (with hard negatives: the attribute a model must read from the pixels to refuse them).
-        const itmBy = new Map<'matched' | DifferenceKind, { hit: number; n: number }>();
+        const itmBy = new Map<string, { hit: number; n: number }>();
+        const rankBy = new Map<string, { hit: number; n: number }>();
         for (let step = 0; step * evalOpts.batchSize < val.length; step++) {
           const raw = buildPretrainBatch(val, { seed: 0, epoch: 0, step }, evalOpts);
           const b = toStepBatch(raw);
@@ -96,16 +105,22 @@ export const pretrain: StageDef = {
           await evalForward(ev, b, (out) => {
             if (b.perRow.mlm) countMlm(mlm, ev, out, b.perRow.mlm);
             if (b.perRow.itm) {
-              const pred = argmaxRows(itmLogits(ev.model, out).dataSync() as Float32Array, 2);
-              pred.forEach((p, i) => {
-                const hit = p === b.perRow.itm![i] ? 1 : 0;
-                itm.hit += hit;
-                const k = i % 2 === 0 ? 'matched' : differenceOf(val, raw.exampleIndex[i >> 1]!, raw.itmNegativeIndex![i >> 1]!);
-                const acc = itmBy.get(k) ?? { hit: 0, n: 0 };
-                acc.hit += hit;
-                acc.n++;
-                itmBy.set(k, acc);
-              });
+              const logits = itmLogits(ev.model, out).dataSync() as Float32Array;
+              const pred = argmaxRows(logits, 2);
+              const margin = (r: number): number => logits[2 * r + 1]! - logits[2 * r]!;
+              // Rows come in pairs: a positive (2i) and its negative (2i + 1), the same image.
+              for (let i = 0; 2 * i + 1 < pred.length; i++) {
+                const kind = differenceOf(val, raw.exampleIndex[i]!, raw.itmNegativeIndex![i]!);
+                const [pos, neg] = [pred[2 * i] === 1 ? 1 : 0, pred[2 * i + 1] === 0 ? 1 : 0];
+                itm.hit += pos + neg;
+                tally(itmBy, 'matched', pos);
+                tally(itmBy, kind, neg);
+                // Ranking: does the caption of the image score above its negative (no threshold, what retrieval asks)?
+                const d = margin(2 * i) - margin(2 * i + 1);
+                const rank = d > 0 ? 1 : d === 0 ? 0.5 : 0;
+                tally(rankBy, 'all', rank);
+                tally(rankBy, kind, rank);
+              }
               itm.n += pred.length;
             }
           });
@@ -115,6 +130,7 @@ export const pretrain: StageDef = {
         if (mlmOther.n) m.mlm_accuracy_other_image = pct(mlmOther.hit / mlmOther.n);
         if (itm.n) m.itm_accuracy = pct(itm.hit / itm.n);
         for (const [k, v] of [...itmBy].sort(([a], [b]) => a.localeCompare(b))) m[`itm_accuracy_${k}`] = pct(v.hit / v.n);
+        for (const [k, v] of [...rankBy].sort(([a], [b]) => a.localeCompare(b))) m[k === 'all' ? 'itm_ranking' : `itm_ranking_${k}`] = pct(v.hit / v.n);
         return m;
       },
       // On a generated world: how plainly the pixel stream carries colour and shape (pixel-stream.ts).
