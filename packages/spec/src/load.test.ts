@@ -157,6 +157,11 @@ describe('spec hash', () => {
 });
 
 describe('overrides', () => {
+  it('pretrain.itm.replace: caption (the paper, by default) or image; anything else is refused with the choices', () => {
+    expect(loadRowSpec({ row: 3, scale: 'small' }).spec.pretrain.itm.replace).toBeUndefined();
+    expect(loadRowSpec({ row: 3, scale: 'small', set: ['pretrain.itm.replace=image'] }).spec.pretrain.itm.replace).toBe('image');
+    expect(errorOf(() => loadRowSpec({ row: 3, scale: 'small', set: ['pretrain.itm.replace=pixels'] })).message).toMatch(/pretrain\.itm\.replace.*"caption"\|"image".*"pixels"/);
+  });
   it('applies --set with type checking', () => {
     const r = loadRowSpec({ row: 4, scale: 'small', set: ['model.encoder.layers=2', 'pretrain.epochs=4', 'pretrain.decayEpochs=[2, 3]', 'backend=wasm'] });
     expect(r.spec.model.encoder.layers).toBe(2);

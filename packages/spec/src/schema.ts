@@ -105,6 +105,12 @@ export const Pretrain = z
       negativesPerPositive: posInt('negativesPerPositive'),
       weight: lossWeight('itm.weight').optional(),
       hard: z.strictObject({ fraction: fraction('itm.hard.fraction'), candidates: posInt('itm.hard.candidates') }).optional(),
+      /**
+       * What a negative replaces (not in the paper; default `caption`, the paper's "another image's
+       * sentence"). `image`: the positive's sentence with another image of the batch (with `hard`, the
+       * image whose caption shares the most words with it): the text alone then tells nothing.
+       */
+      replace: z.enum(['caption', 'image']).optional(),
     }),
     /** Section 3.4: keep `count` random feature pixels per image each iteration (pre-training only). */
     pixelSampling: z.strictObject({ enabled: z.boolean(), count: posInt('pixelSampling.count') }),

@@ -156,6 +156,43 @@ describe('task batches', () => {
     expect(half).toBeLessThan(hard);
   });
 
+  it('ITM negatives that replace the image: the positive’s own caption with another image of the batch, the most similar caption’s when hard, never an image with the same caption', () => {
+    const rng = rngFor(4, 'replace');
+    const ex: CaptionExample[] = [];
+    for (let i = 0; i < 60; i++) for (let k = 0; k < 2; k++) ex.push({ imageIndex: i, ids: Array.from({ length: 6 }, () => 200 + rng.int(40)) });
+    for (let i = 0; i < 40; i++) ex.push({ imageIndex: 60 + i, ids: [...(ex[i] as CaptionExample).ids] }); // duplicates of captions on other images
+    const jaccard = (a: readonly number[], b: readonly number[]) => {
+      const A = new Set(a), B = new Set(b);
+      const shared = [...A].filter((t) => B.has(t)).length;
+      return shared / (A.size + B.size - shared);
+    };
+    for (const hard of [false, true]) {
+      const o = { specials: sp, batchSize: 16, maxLength: 16, mlm: false, itm: true, vocabSize: V, itmReplace: 'image' as const, ...(hard ? { itmHard: { fraction: 1, candidates: 16 } } : {}) };
+      for (let step = 0; step < 6; step++) {
+        const b = buildPretrainBatch(ex, { seed: 9, epoch: 0, step }, o);
+        const T = b.text.seqLen;
+        const batchImages = new Set(Array.from(b.exampleIndex, (i) => ex[i]!.imageIndex));
+        for (let p = 0; p < b.exampleIndex.length; p++) {
+          const pos = ex[b.exampleIndex[p]!]!;
+          const neg = ex[b.itmNegativeIndex![p]!]!;
+          const [r0, r1] = [b.text.inputIds.slice(2 * p * T, (2 * p + 1) * T), b.text.inputIds.slice((2 * p + 1) * T, (2 * p + 2) * T)];
+          expect([...r1]).toEqual([...r0]); // the same caption in both rows
+          expect(b.imageIndex[2 * p]).toBe(pos.imageIndex);
+          expect(b.imageIndex[2 * p + 1]).toBe(neg.imageIndex);
+          expect(neg.imageIndex).not.toBe(pos.imageIndex);
+          expect(neg.ids.join()).not.toBe(pos.ids.join());
+          expect(batchImages.has(neg.imageIndex)).toBe(true); // no image beyond the batch's
+          if (hard) {
+            // the best of the batch's other captions (not word for word the positive's)
+            const best = Math.max(...Array.from(b.exampleIndex, (i) => ex[i]!).filter((e) => e.imageIndex !== pos.imageIndex && e.ids.join() !== pos.ids.join()).map((e) => jaccard(pos.ids, e.ids)));
+            expect(jaccard(pos.ids, neg.ids)).toBe(best);
+          }
+        }
+        expect(Array.from(b.itmLabels!)).toEqual(Array.from({ length: 32 }, (_, r) => (r % 2 === 0 ? 1 : 0)));
+      }
+    }
+  });
+
   it('pre-training with ITM: positive then negative of the same image with another image’s caption; MLM learnt on positives only, negatives masked alike', () => {
     const ex = captions(30, 5);
     const b = buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, { specials: sp, batchSize: 16, maxLength: 16, mlm: true, itm: true, vocabSize: V });

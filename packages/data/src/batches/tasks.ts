@@ -33,6 +33,14 @@ export interface PretrainOptions extends TextOptions {
    * positive (ties: the first drawn); never a caption whose words equal the positive's.
    */
   itmHard?: { fraction: number; candidates: number };
+  /**
+   * What an ITM negative replaces (default `caption`, the paper's: the image with another image's
+   * caption). `image`: the positive's own caption with another image of the batch — the image of the
+   * batch's caption sharing the most words with it when the negative is hard (`itmHard`; candidates:
+   * the batch's other images), a random one of them otherwise. Every caption then appears as often in
+   * a negative as in a positive, so the text alone tells nothing, and the CNN sees no extra image.
+   */
+  itmReplace?: 'caption' | 'image';
 }
 
 export interface PretrainBatch {
@@ -76,14 +84,23 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
     images.push(ex.imageIndex);
     if (o.itm) {
       itm.push(1);
-      const neg = o.itmHard && rng.next() < o.itmHard.fraction ? drawSimilar(examples, ex, o.itmHard.candidates, rng) : drawOtherImage(examples, ex.imageIndex, rng);
-      negatives.push(examples.indexOf(neg));
-      const negRow = wrapRow(neg.ids, o.specials, o.maxLength);
+      let negImage = ex.imageIndex;
+      let negIds = ex.ids;
+      if (o.itmReplace === 'image') {
+        const neg = otherInBatch(examples, idx, ex, o.itmHard ? rng.next() < o.itmHard.fraction : false, rng);
+        negatives.push(examples.indexOf(neg));
+        negImage = neg.imageIndex;
+      } else {
+        const neg = o.itmHard && rng.next() < o.itmHard.fraction ? drawSimilar(examples, ex, o.itmHard.candidates, rng) : drawOtherImage(examples, ex.imageIndex, rng);
+        negatives.push(examples.indexOf(neg));
+        negIds = neg.ids;
+      }
+      const negRow = wrapRow(negIds, o.specials, o.maxLength);
       // The negative is masked like a positive (its words are not predicted): were only positives
       // masked, [MASK] itself would tell matched from mismatched pairs and ITM would learn that.
       rows.push(o.mlm ? maskRow(negRow, { specials: o.specials, vocabSize: o.vocabSize, probability: o.mlmProbability }, rng).ids : negRow);
       labels.push(new Array<number>(negRow.length).fill(IGNORE_INDEX));
-      images.push(ex.imageIndex);
+      images.push(negImage);
       itm.push(0);
     }
   }
@@ -105,6 +122,28 @@ function drawOtherImage(examples: readonly CaptionExample[], imageIndex: number,
   const others = examples.filter((e) => e.imageIndex !== imageIndex);
   if (others.length === 0) throw new Error(`ITM needs captions of at least two images; all ${examples.length} examples belong to image ${imageIndex}`);
   return rng.pick(others);
+}
+
+/**
+ * For `itmReplace: 'image'`: an example of the batch with another image, whose image becomes `ex`'s
+ * negative — the one whose caption shares the most words with `ex`'s (`hard`; ties: the first), or a
+ * random one; never an image with a caption word for word ex's. A batch without such an image draws
+ * from all examples instead.
+ */
+function otherInBatch(examples: readonly CaptionExample[], idx: ArrayLike<number>, ex: CaptionExample, hard: boolean, rng: Rng): CaptionExample {
+  // Not an image whose own caption reads word for word like ex's: ex's caption is true of it.
+  const same = (e: CaptionExample): boolean => e.ids.length === ex.ids.length && e.ids.every((t, k) => t === ex.ids[k]);
+  const others = Array.from(idx, (i) => examples[i] as CaptionExample).filter((e) => e.imageIndex !== ex.imageIndex && !same(e));
+  if (others.length === 0) return drawOtherImage(examples, ex.imageIndex, rng);
+  if (!hard) return rng.pick(others);
+  const own = new Set(ex.ids);
+  let best = others[0]!;
+  let bestScore = -1;
+  for (const e of others) {
+    const score = jaccard(own, e.ids);
+    if (score > bestScore) [best, bestScore] = [e, score];
+  }
+  return best;
 }
 
 /** Words in common over words in either (Jaccard) of a caption's word set and another caption. */

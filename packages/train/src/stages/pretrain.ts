@@ -12,7 +12,7 @@ import { ROW_STAGE, StageInputError, argmaxRows, cocoValCaptions, evalForward, f
 const tasks = (spec: Spec) => (['mlm', 'itm'] as const).filter((t) => spec.pretrain.tasks[t]);
 
 function pretrainOptions(spec: Spec, ctx: Pick<StageContext, 'tokenizer'>, batchSize: number): PretrainOptions {
-  return { ...textOptions(spec, ctx.tokenizer, batchSize), mlm: spec.pretrain.tasks.mlm, itm: spec.pretrain.tasks.itm, vocabSize: ctx.tokenizer.vocabSize, mlmProbability: spec.pretrain.mlm.probability, ...(spec.pretrain.itm.hard ? { itmHard: spec.pretrain.itm.hard } : {}) };
+  return { ...textOptions(spec, ctx.tokenizer, batchSize), mlm: spec.pretrain.tasks.mlm, itm: spec.pretrain.tasks.itm, vocabSize: ctx.tokenizer.vocabSize, mlmProbability: spec.pretrain.mlm.probability, ...(spec.pretrain.itm.hard ? { itmHard: spec.pretrain.itm.hard } : {}), ...(spec.pretrain.itm.replace ? { itmReplace: spec.pretrain.itm.replace } : {}) };
 }
 
 export function toStepBatch(b: ReturnType<typeof buildPretrainBatch>): StepBatch {
