@@ -158,8 +158,9 @@ describe('spec hash', () => {
 
 describe('overrides', () => {
   it('pretrain.itm.replace: caption (the paper, by default) or image; anything else is refused with the choices', () => {
-    expect(loadRowSpec({ row: 3, scale: 'small' }).spec.pretrain.itm.replace).toBeUndefined();
-    expect(loadRowSpec({ row: 3, scale: 'small', set: ['pretrain.itm.replace=image'] }).spec.pretrain.itm.replace).toBe('image');
+    expect(loadRowSpec({ row: 3, scale: 'smoke' }).spec.pretrain.itm.replace).toBeUndefined();
+    expect(loadRowSpec({ row: 3, scale: 'small' }).spec.pretrain.itm.replace).toBe('image'); // small.yaml's lever
+    expect(loadRowSpec({ row: 3, scale: 'small', set: ['pretrain.itm.replace=caption'] }).spec.pretrain.itm.replace).toBe('caption');
     expect(errorOf(() => loadRowSpec({ row: 3, scale: 'small', set: ['pretrain.itm.replace=pixels'] })).message).toMatch(/pretrain\.itm\.replace.*"caption"\|"image".*"pixels"/);
   });
   it('applies --set with type checking', () => {
