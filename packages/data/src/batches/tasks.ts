@@ -88,12 +88,12 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
       let negIds = ex.ids;
       if (o.itmReplace === 'image') {
         const neg = otherInBatch(examples, idx, ex, o.itmHard ? rng.next() < o.itmHard.fraction : false, rng);
-        negatives.push(examples.indexOf(neg));
-        negImage = neg.imageIndex;
+        negatives.push(neg);
+        negImage = examples[neg]!.imageIndex;
       } else {
         const neg = o.itmHard && rng.next() < o.itmHard.fraction ? drawSimilar(examples, ex, o.itmHard.candidates, rng) : drawOtherImage(examples, ex.imageIndex, rng);
-        negatives.push(examples.indexOf(neg));
-        negIds = neg.ids;
+        negatives.push(neg);
+        negIds = examples[neg]!.ids;
       }
       const negRow = wrapRow(negIds, o.specials, o.maxLength);
       // The negative is masked like a positive (its words are not predicted): were only positives
@@ -113,37 +113,20 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
   return { imageIndex: Int32Array.from(images), text, mlmLabels, itmLabels: o.itm ? Int32Array.from(itm) : null, exampleIndex: Int32Array.from(idx), itmNegativeIndex: o.itm ? Int32Array.from(negatives) : null };
 }
 
-/** A caption of an image other than `imageIndex`, uniformly among the examples (rejection sampling). */
-function drawOtherImage(examples: readonly CaptionExample[], imageIndex: number, rng: Rng): CaptionExample {
+/** The index of a caption of an image other than `imageIndex`, uniformly among the examples (rejection sampling). */
+function drawOtherImage(examples: readonly CaptionExample[], imageIndex: number, rng: Rng): number {
   for (let tries = 0; tries < 1000; tries++) {
-    const e = examples[rng.int(examples.length)] as CaptionExample;
-    if (e.imageIndex !== imageIndex) return e;
+    const i = rng.int(examples.length);
+    if ((examples[i] as CaptionExample).imageIndex !== imageIndex) return i;
   }
-  const others = examples.filter((e) => e.imageIndex !== imageIndex);
+  const others = examples.flatMap((e, i) => (e.imageIndex !== imageIndex ? [i] : []));
   if (others.length === 0) throw new Error(`ITM needs captions of at least two images; all ${examples.length} examples belong to image ${imageIndex}`);
   return rng.pick(others);
 }
 
-/**
- * For `itmReplace: 'image'`: an example of the batch with another image, whose image becomes `ex`'s
- * negative — the one whose caption shares the most words with `ex`'s (`hard`; ties: the first), or a
- * random one; never an image with a caption word for word ex's. A batch without such an image draws
- * from all examples instead.
- */
-function otherInBatch(examples: readonly CaptionExample[], idx: ArrayLike<number>, ex: CaptionExample, hard: boolean, rng: Rng): CaptionExample {
-  // Not an image whose own caption reads word for word like ex's: ex's caption is true of it.
-  const same = (e: CaptionExample): boolean => e.ids.length === ex.ids.length && e.ids.every((t, k) => t === ex.ids[k]);
-  const others = Array.from(idx, (i) => examples[i] as CaptionExample).filter((e) => e.imageIndex !== ex.imageIndex && !same(e));
-  if (others.length === 0) return drawOtherImage(examples, ex.imageIndex, rng);
-  if (!hard) return rng.pick(others);
-  const own = new Set(ex.ids);
-  let best = others[0]!;
-  let bestScore = -1;
-  for (const e of others) {
-    const score = jaccard(own, e.ids);
-    if (score > bestScore) [best, bestScore] = [e, score];
-  }
-  return best;
+/** Whether two captions are word for word the same. */
+function sameWords(a: CaptionExample, b: CaptionExample): boolean {
+  return a.ids.length === b.ids.length && a.ids.every((t, k) => t === b.ids[k]);
 }
 
 /** Words in common over words in either (Jaccard) of a caption's word set and another caption. */
@@ -154,19 +137,36 @@ function jaccard(words: ReadonlySet<number>, ids: readonly number[]): number {
   return shared / (words.size + other.size - shared);
 }
 
-/** Of `candidates` captions of other images, the one with the most words in common with `ex` (not word for word the same). */
-function drawSimilar(examples: readonly CaptionExample[], ex: CaptionExample, candidates: number, rng: Rng): CaptionExample {
+/** Of the `candidates` (example indices), the one sharing the most words with `ex`, never word for word `ex` (ties: the first); undefined when none is left. */
+function mostSimilar(examples: readonly CaptionExample[], ex: CaptionExample, candidates: readonly number[]): number | undefined {
   const own = new Set(ex.ids);
-  const same = (e: CaptionExample): boolean => e.ids.length === ex.ids.length && e.ids.every((t, k) => t === ex.ids[k]);
-  let best: CaptionExample | undefined;
+  let best: number | undefined;
   let bestScore = -1;
-  for (let k = 0; k < candidates; k++) {
-    const e = drawOtherImage(examples, ex.imageIndex, rng);
-    if (same(e)) continue;
+  for (const i of candidates) {
+    const e = examples[i] as CaptionExample;
+    if (sameWords(e, ex)) continue;
     const score = jaccard(own, e.ids);
-    if (score > bestScore) [best, bestScore] = [e, score];
+    if (score > bestScore) [best, bestScore] = [i, score];
   }
-  return best ?? drawOtherImage(examples, ex.imageIndex, rng);
+  return best;
+}
+
+/** Of `candidates` captions of other images, the one with the most words in common with `ex` (not word for word the same). */
+function drawSimilar(examples: readonly CaptionExample[], ex: CaptionExample, candidates: number, rng: Rng): number {
+  const drawn = Array.from({ length: candidates }, () => drawOtherImage(examples, ex.imageIndex, rng));
+  return mostSimilar(examples, ex, drawn) ?? drawOtherImage(examples, ex.imageIndex, rng);
+}
+
+/**
+ * For `itmReplace: 'image'`: an example of the batch with another image, whose image becomes `ex`'s
+ * negative — the one whose caption shares the most words with `ex`'s (`hard`; ties: the first), or a
+ * random one; never an image with a caption word for word ex's (ex's caption is true of it). A batch
+ * without such an image draws from all examples instead.
+ */
+function otherInBatch(examples: readonly CaptionExample[], idx: ArrayLike<number>, ex: CaptionExample, hard: boolean, rng: Rng): number {
+  const others = Array.from(idx).filter((i) => (examples[i] as CaptionExample).imageIndex !== ex.imageIndex && !sameWords(examples[i] as CaptionExample, ex));
+  if (others.length === 0) return drawOtherImage(examples, ex.imageIndex, rng);
+  return hard ? mostSimilar(examples, ex, others)! : rng.pick(others);
 }
 
 // ---- VQA ----------------------------------------------------------------------------------------
