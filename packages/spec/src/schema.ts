@@ -111,6 +111,13 @@ export const Pretrain = z
        * image whose caption shares the most words with it): the text alone then tells nothing.
        */
       replace: z.enum(['caption', 'image']).optional(),
+      /**
+       * What text ITM reads beside MLM (not in the paper, which does not say; default `masked`: one
+       * forward serves both tasks, negatives masked alike). `unmasked` (UNITER, ViLT): ITM's pairs
+       * get whole captions in rows of their own, so no masked word hides what tells a negative from
+       * its positive; each example then costs three text rows instead of two.
+       */
+      text: z.enum(['masked', 'unmasked']).optional(),
     }),
     /** Section 3.4: keep `count` random feature pixels per image each iteration (pre-training only). */
     pixelSampling: z.strictObject({ enabled: z.boolean(), count: posInt('pixelSampling.count') }),

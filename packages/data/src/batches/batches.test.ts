@@ -4,6 +4,7 @@ import { captionsFor, sampleScene } from '../synth/index';
 import { Vocab, WordPieceTokenizer, trainWordPiece } from '../tokenizer/index';
 import {
   IGNORE_INDEX,
+  ITM_IGNORE,
   batchIndices,
   buildNlvr2Batch,
   buildPretrainBatch,
@@ -231,6 +232,46 @@ describe('task batches', () => {
     expect(m.itmLabels).toBeNull();
     expect(() => buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 0 }, { specials: sp, batchSize: 4, maxLength: 16, mlm: false, itm: false, vocabSize: V })).toThrow(/at least one task/);
     expect(() => buildPretrainBatch(captions(1, 4), { seed: 1, epoch: 0, step: 0 }, { specials: sp, batchSize: 4, maxLength: 16, mlm: false, itm: true, vocabSize: V })).toThrow(/at least two images/);
+  });
+
+  it('ITM on whole captions beside MLM (itmText: unmasked): per example an MLM row, then the ITM positive and negative unmasked; the default layout is unchanged', () => {
+    const ex = captions(30, 5);
+    const base = { specials: sp, batchSize: 16, maxLength: 16, mlm: true, itm: true, vocabSize: V };
+    for (const itmReplace of ['caption', 'image'] as const) {
+      const b = buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, { ...base, itmReplace, itmText: 'unmasked' });
+      const T = b.text.seqLen;
+      expect(b.rowsPerExample).toBe(3);
+      expect(b.text.batchSize).toBe(48);
+      expect([...(b.itmLabels ?? [])]).toEqual(Array.from({ length: 48 }, (_, i) => [ITM_IGNORE, 1, 0][i % 3]));
+      const row = (r: number) => [...b.text.inputIds.slice(r * T, (r + 1) * T)].filter((t) => t !== sp.pad);
+      const labels = (r: number) => [...(b.mlmLabels ?? []).slice(r * T, (r + 1) * T)];
+      for (let i = 0; i < 16; i++) {
+        const own = ex[b.exampleIndex[i]!]!;
+        const [m, p, q] = [3 * i, 3 * i + 1, 3 * i + 2];
+        // the MLM row: the example's caption, masked, with labels; on the example's image
+        expect(labels(m).some((l) => l !== IGNORE_INDEX)).toBe(true);
+        expect(b.imageIndex[m]).toBe(own.imageIndex);
+        // the ITM rows: whole captions, no MLM labels
+        expect(row(p)).toEqual(wrapRow(own.ids, sp, 16));
+        expect(b.imageIndex[p]).toBe(own.imageIndex);
+        expect(row(q)).not.toContain(sp.mask);
+        expect([...labels(p), ...labels(q)].every((l) => l === IGNORE_INDEX)).toBe(true);
+        const neg = ex[b.itmNegativeIndex![i]!]!;
+        if (itmReplace === 'image') {
+          expect(row(q)).toEqual(row(p));
+          expect(b.imageIndex[q]).toBe(neg.imageIndex);
+        } else {
+          expect(row(q)).toEqual(wrapRow(neg.ids, sp, 16));
+          expect(b.imageIndex[q]).toBe(own.imageIndex);
+        }
+      }
+    }
+    // `masked` is the default, bit for bit; without MLM, `unmasked` changes nothing.
+    const snap = (b: ReturnType<typeof buildPretrainBatch>) => JSON.stringify([[...b.imageIndex], [...b.text.inputIds], [...(b.mlmLabels ?? [])], [...(b.itmLabels ?? [])]]);
+    expect(snap(buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, { ...base, itmText: 'masked' }))).toBe(snap(buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, base)));
+    const itmOnly = { ...base, mlm: false };
+    expect(snap(buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, { ...itmOnly, itmText: 'unmasked' }))).toBe(snap(buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, itmOnly)));
+    expect(buildPretrainBatch(ex, { seed: 1, epoch: 0, step: 2 }, base).rowsPerExample).toBe(2);
   });
 
   it('packs [CLS] … [SEP] with padding and truncation', () => {

@@ -41,15 +41,31 @@ export interface PretrainOptions extends TextOptions {
    * a negative as in a positive, so the text alone tells nothing, and the CNN sees no extra image.
    */
   itmReplace?: 'caption' | 'image';
+  /**
+   * What text ITM sees when MLM is on (default `masked`, one forward for both tasks: the positive
+   * row serves MLM and ITM, the negative is masked alike). `unmasked` (UNITER's and ViLT's way):
+   * every example gets a third row — its masked caption for MLM first, then the positive and the
+   * negative with whole captions for ITM (ITM label -1 on the MLM row) — so that a masked word
+   * never hides what tells a negative from its positive. Without MLM nothing is masked either way.
+   */
+  itmText?: 'masked' | 'unmasked';
 }
 
+/** ITM label of a row that ITM does not score (the MLM row with `itmText: 'unmasked'`). */
+export const ITM_IGNORE = -1;
+
 export interface PretrainBatch {
-  /** [R] image of each row. R = B, or 2B with ITM (positive then its negative, interleaved). */
+  /**
+   * [R] image of each row. R = B, or 2B with ITM (positive then its negative, interleaved), or 3B
+   * with MLM and `itmText: 'unmasked'` (MLM row, ITM positive, ITM negative).
+   */
   imageIndex: Int32Array;
+  /** Text rows per example (R / B): 1, 2 or 3. */
+  rowsPerExample: number;
   text: TextBatch;
   /** [R, T] original ids at masked positions, IGNORE_INDEX elsewhere; null without MLM. */
   mlmLabels: Int32Array | null;
-  /** [R] 1 = the caption belongs to the image, 0 = it belongs to another image; null without ITM. */
+  /** [R] 1 = the caption belongs to the image, 0 = it does not, ITM_IGNORE = no ITM on the row; null without ITM. */
   itmLabels: Int32Array | null;
   /** [B] indices of the positive examples used. */
   exampleIndex: Int32Array;
@@ -73,6 +89,7 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
   const images: number[] = [];
   const itm: number[] = [];
   const negatives: number[] = [];
+  const separate = o.mlm && o.itm && o.itmText === 'unmasked';
   for (const i of idx) {
     const ex = examples[i] as CaptionExample;
     const row = wrapRow(ex.ids, o.specials, o.maxLength);
@@ -83,6 +100,13 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
     } else rows.push(row);
     images.push(ex.imageIndex);
     if (o.itm) {
+      if (separate) {
+        // The MLM row is not an ITM row; the positive follows with its whole caption.
+        itm.push(ITM_IGNORE);
+        rows.push(row);
+        labels.push(new Array<number>(row.length).fill(IGNORE_INDEX));
+        images.push(ex.imageIndex);
+      }
       itm.push(1);
       let negImage = ex.imageIndex;
       let negIds = ex.ids;
@@ -98,7 +122,7 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
       const negRow = wrapRow(negIds, o.specials, o.maxLength);
       // The negative is masked like a positive (its words are not predicted): were only positives
       // masked, [MASK] itself would tell matched from mismatched pairs and ITM would learn that.
-      rows.push(o.mlm ? maskRow(negRow, { specials: o.specials, vocabSize: o.vocabSize, probability: o.mlmProbability }, rng).ids : negRow);
+      rows.push(o.mlm && !separate ? maskRow(negRow, { specials: o.specials, vocabSize: o.vocabSize, probability: o.mlmProbability }, rng).ids : negRow);
       labels.push(new Array<number>(negRow.length).fill(IGNORE_INDEX));
       images.push(negImage);
       itm.push(0);
@@ -110,7 +134,7 @@ export function buildPretrainBatch(examples: readonly CaptionExample[], c: Batch
     mlmLabels = new Int32Array(text.batchSize * text.seqLen).fill(IGNORE_INDEX);
     labels.forEach((l, b) => l.forEach((v, t) => (mlmLabels![b * text.seqLen + t] = v)));
   }
-  return { imageIndex: Int32Array.from(images), text, mlmLabels, itmLabels: o.itm ? Int32Array.from(itm) : null, exampleIndex: Int32Array.from(idx), itmNegativeIndex: o.itm ? Int32Array.from(negatives) : null };
+  return { imageIndex: Int32Array.from(images), rowsPerExample: rows.length / idx.length, text, mlmLabels, itmLabels: o.itm ? Int32Array.from(itm) : null, exampleIndex: Int32Array.from(idx), itmNegativeIndex: o.itm ? Int32Array.from(negatives) : null };
 }
 
 /** The index of a caption of an image other than `imageIndex`, uniformly among the examples (rejection sampling). */

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { StepBatch } from '../runner/types';
-import { withOtherImages } from './pretrain';
+import * as tf from '@tensorflow/tfjs';
+import { ITM_IGNORE } from '@pixel-bert/data';
+import { itmLoss } from '@pixel-bert/model';
+import { itmPart, withOtherImages } from './pretrain';
 
 const batch = (imageIndex: number[]): StepBatch => ({
   examples: imageIndex.length / 2,
@@ -21,5 +24,18 @@ describe('MLM with other images (how much MLM reads the image)', () => {
   });
   it('has nothing to swap in a batch of one image', () => {
     expect(withOtherImages(batch([4, 4]))).toBeUndefined();
+  });
+});
+
+describe('ITM loss over the rows ITM scores', () => {
+  it('leaves out the MLM rows (ITM_IGNORE) and equals the loss over the remaining rows alone', () => {
+    const logits = tf.tensor2d([[0.3, -1], [2, 0.5], [-0.2, 0.9], [5, -5], [1, 1], [0.1, 0.7]]);
+    const labels = [ITM_IGNORE, 1, 0, ITM_IGNORE, 1, 0];
+    const kept = tf.tensor2d([[2, 0.5], [-0.2, 0.9], [1, 1], [0.1, 0.7]]);
+    expect(itmPart(logits, labels).dataSync()[0]).toBeCloseTo(itmLoss(kept, [1, 0, 1, 0]).dataSync()[0]!, 6);
+    // Were the ignored rows read as labels, row 3's confident "no" would be counted as a wrong "yes".
+    expect(itmPart(logits, labels).dataSync()[0]).not.toBeCloseTo(itmLoss(logits, [1, 1, 0, 1, 1, 0]).dataSync()[0]!, 2);
+    // Without ignored rows it is itmLoss itself.
+    expect(itmPart(kept, [1, 0, 1, 0]).dataSync()[0]).toBeCloseTo(itmLoss(kept, [1, 0, 1, 0]).dataSync()[0]!, 6);
   });
 });

@@ -2,7 +2,7 @@
 // sum of their losses; pixel random sampling keeps `count` feature pixels per image when the row
 // turns it on, all of them otherwise. ITM: one negative (another image's caption) per positive.
 import * as tf from '@tensorflow/tfjs';
-import { buildPretrainBatch, captionDifference, readPretrainCorpus, specialIdsOf, type CaptionExample, type DifferenceKind, type PretrainOptions, type WordPieceTokenizer } from '@pixel-bert/data';
+import { ITM_IGNORE, buildPretrainBatch, captionDifference, readPretrainCorpus, specialIdsOf, type CaptionExample, type DifferenceKind, type PretrainOptions, type WordPieceTokenizer } from '@pixel-bert/data';
 import { itmLogits, itmLoss, mlmLogits, mlmLoss, mlmTargetsFor, type PixelBertOutput, type TaskHead } from '@pixel-bert/model';
 import type { Spec } from '@pixel-bert/spec';
 import type { Evaluator, StageContext, StageDef, StepBatch } from '../runner/types';
@@ -12,14 +12,14 @@ import { ROW_STAGE, StageInputError, argmaxRows, cocoValCaptions, evalForward, f
 const tasks = (spec: Spec) => (['mlm', 'itm'] as const).filter((t) => spec.pretrain.tasks[t]);
 
 function pretrainOptions(spec: Spec, ctx: Pick<StageContext, 'tokenizer'>, batchSize: number): PretrainOptions {
-  return { ...textOptions(spec, ctx.tokenizer, batchSize), mlm: spec.pretrain.tasks.mlm, itm: spec.pretrain.tasks.itm, vocabSize: ctx.tokenizer.vocabSize, mlmProbability: spec.pretrain.mlm.probability, ...(spec.pretrain.itm.hard ? { itmHard: spec.pretrain.itm.hard } : {}), ...(spec.pretrain.itm.replace ? { itmReplace: spec.pretrain.itm.replace } : {}) };
+  return { ...textOptions(spec, ctx.tokenizer, batchSize), mlm: spec.pretrain.tasks.mlm, itm: spec.pretrain.tasks.itm, vocabSize: ctx.tokenizer.vocabSize, mlmProbability: spec.pretrain.mlm.probability, ...(spec.pretrain.itm.hard ? { itmHard: spec.pretrain.itm.hard } : {}), ...(spec.pretrain.itm.replace ? { itmReplace: spec.pretrain.itm.replace } : {}), ...(spec.pretrain.itm.text ? { itmText: spec.pretrain.itm.text } : {}) };
 }
 
 export function toStepBatch(b: ReturnType<typeof buildPretrainBatch>): StepBatch {
   const perRow: StepBatch['perRow'] = {};
   if (b.mlmLabels) perRow.mlm = b.mlmLabels;
   if (b.itmLabels) perRow.itm = b.itmLabels;
-  return { examples: b.exampleIndex.length, rowsPerExample: b.itmLabels ? 2 : 1, imageIndex: b.imageIndex, text: b.text, perRow, perExample: {} };
+  return { examples: b.exampleIndex.length, rowsPerExample: b.rowsPerExample, imageIndex: b.imageIndex, text: b.text, perRow, perExample: {} };
 }
 
 /**
@@ -60,6 +60,13 @@ function countMlm(acc: { hit: number; n: number }, ev: Evaluator, out: PixelBert
   const h = mlmHits(mlmLogits(ev.model, out, t), t.labels);
   acc.hit += h.hit;
   acc.n += h.n;
+}
+
+/** ITM loss over the rows ITM scores (labels other than ITM_IGNORE: with `itm.text: unmasked` the MLM rows are not). */
+export function itmPart(logits: tf.Tensor2D, labels: ArrayLike<number>): tf.Scalar {
+  const rows = Array.from(labels).flatMap((l, r) => (l === ITM_IGNORE ? [] : [r]));
+  if (rows.length === labels.length) return itmLoss(logits, labels);
+  return itmLoss(tf.gather(logits, rows), rows.map((r) => labels[r]!));
 }
 
 export const pretrain: StageDef = {
@@ -108,20 +115,23 @@ export const pretrain: StageDef = {
               const logits = itmLogits(ev.model, out).dataSync() as Float32Array;
               const pred = argmaxRows(logits, 2);
               const margin = (r: number): number => logits[2 * r + 1]! - logits[2 * r]!;
-              // Rows come in pairs: a positive (2i) and its negative (2i + 1), the same image.
-              for (let i = 0; 2 * i + 1 < pred.length; i++) {
+              // Each example's last two rows are its ITM pair: the positive, then its negative
+              // (before them, with `itm.text: unmasked`, the example's MLM row).
+              const g = b.rowsPerExample;
+              for (let i = 0; i < b.examples; i++) {
+                const [p, q] = [i * g + g - 2, i * g + g - 1];
                 const kind = differenceOf(val, raw.exampleIndex[i]!, raw.itmNegativeIndex![i]!);
-                const [pos, neg] = [pred[2 * i] === 1 ? 1 : 0, pred[2 * i + 1] === 0 ? 1 : 0];
+                const [pos, neg] = [pred[p] === 1 ? 1 : 0, pred[q] === 0 ? 1 : 0];
                 itm.hit += pos + neg;
+                itm.n += 2;
                 tally(itmBy, 'matched', pos);
                 tally(itmBy, kind, neg);
                 // Ranking: does the caption of the image score above its negative (no threshold, what retrieval asks)?
-                const d = margin(2 * i) - margin(2 * i + 1);
+                const d = margin(p) - margin(q);
                 const rank = d > 0 ? 1 : d === 0 ? 0.5 : 0;
                 tally(rankBy, 'all', rank);
                 tally(rankBy, kind, rank);
               }
-              itm.n += pred.length;
             }
           });
         }
@@ -147,7 +157,7 @@ export const pretrain: StageDef = {
       const t = mlmTargetsFor(input.model, out, batch.perRow.mlm);
       if (t.labels.length) parts.mlm = mlmLoss(mlmLogits(input.model, out, t), t);
     }
-    if (batch.perRow.itm) parts.itm = itmLoss(itmLogits(input.model, out), batch.perRow.itm);
+    if (batch.perRow.itm) parts.itm = itmPart(itmLogits(input.model, out), batch.perRow.itm);
     // the parts are logged as they are; the total weighs them (pretrain.<task>.weight, 1 = the paper's sum)
     const weight = { mlm: spec.pretrain.mlm.weight ?? 1, itm: spec.pretrain.itm.weight ?? 1 };
     const total = Object.entries(parts)
