@@ -163,6 +163,15 @@ describe('overrides', () => {
     expect(loadRowSpec({ row: 3, scale: 'small', set: ['pretrain.itm.replace=caption'] }).spec.pretrain.itm.replace).toBe('caption');
     expect(errorOf(() => loadRowSpec({ row: 3, scale: 'small', set: ['pretrain.itm.replace=pixels'] })).message).toMatch(/pretrain\.itm\.replace.*"caption"\|"image".*"pixels"/);
   });
+  it('pretrain.itm.text (masked by default, or unmasked) and pretrain.mlm.fromEpoch (< epochs) are checked with where and what would be right', () => {
+    expect(loadRowSpec({ row: 4, scale: 'smoke' }).spec.pretrain.itm.text).toBeUndefined();
+    expect(loadRowSpec({ row: 4, scale: 'smoke', set: ['pretrain.itm.text=unmasked'] }).spec.pretrain.itm.text).toBe('unmasked');
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'smoke', set: ['pretrain.itm.text=whole'] })).message).toMatch(/pretrain\.itm\.text.*"masked"\|"unmasked".*"whole"/);
+    expect(loadRowSpec({ row: 4, scale: 'small', set: ['pretrain.mlm.fromEpoch=2'] }).spec.pretrain.mlm.fromEpoch).toBe(2);
+    const epochs = loadRowSpec({ row: 4, scale: 'small' }).spec.pretrain.epochs;
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'small', set: [`pretrain.mlm.fromEpoch=${epochs}`] })).message).toMatch(new RegExp(`pretrain\\.mlm\\.fromEpoch.*must be < epochs \\(${epochs}\\)`));
+    expect(errorOf(() => loadRowSpec({ row: 4, scale: 'small', set: ['pretrain.mlm.fromEpoch=-1'] })).message).toMatch(/pretrain\.mlm\.fromEpoch/);
+  });
   it('applies --set with type checking', () => {
     const r = loadRowSpec({ row: 4, scale: 'small', set: ['model.encoder.layers=2', 'pretrain.epochs=4', 'pretrain.decayEpochs=[2, 3]', 'backend=wasm'] });
     expect(r.spec.model.encoder.layers).toBe(2);

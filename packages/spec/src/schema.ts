@@ -94,7 +94,12 @@ export const Pretrain = z
     tasks: z.strictObject({ mlm: z.boolean(), itm: z.boolean() }),
     /** Section 3.3: 15 % of text tokens, BERT's 80/10/10 replacement. */
     /** `weight`: the task's weight in the summed loss (default 1: the paper sums MLM and ITM). */
-    mlm: z.strictObject({ probability: fraction('mlm.probability').gt(0, { error: 'mlm.probability must be > 0' }), weight: lossWeight('mlm.weight').optional() }),
+    /**
+     * `fromEpoch` (not in the paper, default 0): beside ITM, MLM joins at this epoch (0-based, like
+     * `decayEpochs`) and ITM trains alone before it — an ITM-first curriculum. Without ITM it has no
+     * effect (MLM alone always trains from the start).
+     */
+    mlm: z.strictObject({ probability: fraction('mlm.probability').gt(0, { error: 'mlm.probability must be > 0' }), weight: lossWeight('mlm.weight').optional(), fromEpoch: nonNegInt.optional() }),
     /**
      * Section 3.3: one negative (another image's sentence) per positive pair.
      * `hard` (not in the paper, default none): that fraction of negatives is the caption, among
@@ -125,7 +130,11 @@ export const Pretrain = z
     datasets: z.array(z.enum(['coco', 'vg'])).min(1),
     ...scheduleShape,
   })
-  .superRefine(checkSchedule);
+  .superRefine(checkSchedule)
+  .superRefine((p, ctx) => {
+    if (p.mlm.fromEpoch !== undefined && p.mlm.fromEpoch >= p.epochs)
+      ctx.addIssue({ code: 'custom', path: ['mlm', 'fromEpoch'], message: `mlm.fromEpoch ${p.mlm.fromEpoch} must be < epochs (${p.epochs}): MLM would never train` });
+  });
 
 /**
  * Where a part of the model starts (Sec. 4.1: an ImageNet CNN and BERT, for every row of Table 6):

@@ -54,7 +54,7 @@ export function describePlan(spec: Spec): string[] {
     const n = i + 1;
     if (s.kind === 'pretrain') {
       const tasks = s.tasks
-        .map((t) => (t === 'mlm' ? `MLM (${+(spec.pretrain.mlm.probability * 100).toFixed(2)} % of tokens)` : `ITM (${spec.pretrain.itm.negativesPerPositive} negative per positive${spec.pretrain.itm.hard ? `, ${+(spec.pretrain.itm.hard.fraction * 100).toFixed(2)} % hard` : ''}${spec.pretrain.itm.replace === 'image' ? ', replacing the image' : ''})`))
+        .map((t) => (t === 'mlm' ? `MLM (${+(spec.pretrain.mlm.probability * 100).toFixed(2)} % of tokens${spec.pretrain.tasks.itm && spec.pretrain.mlm.fromEpoch ? `, from epoch ${spec.pretrain.mlm.fromEpoch + 1} on (ITM alone before)` : ''})` : `ITM (${spec.pretrain.itm.negativesPerPositive} negative per positive${spec.pretrain.itm.hard ? `, ${+(spec.pretrain.itm.hard.fraction * 100).toFixed(2)} % hard` : ''}${spec.pretrain.itm.replace === 'image' ? ', replacing the image' : ''}${spec.pretrain.tasks.mlm && spec.pretrain.itm.text === 'unmasked' ? ', on whole captions' : ''})`))
         .join(' + ');
       const sampling = s.pixelSampling === null ? 'all pixels' : `${s.pixelSampling} random pixels per image`;
       lines.push(`  ${n}. pre-train on ${spec.pretrain.datasets.join(' + ')} captions: ${tasks}; ${sampling}; ${schedule(s, spec.optim.decayFactor)}`);

@@ -3,7 +3,8 @@ import type { StepBatch } from '../runner/types';
 import * as tf from '@tensorflow/tfjs';
 import { ITM_IGNORE } from '@pixel-bert/data';
 import { itmLoss } from '@pixel-bert/model';
-import { itmPart, withOtherImages } from './pretrain';
+import { loadRowSpec } from '@pixel-bert/spec';
+import { itmPart, mlmInEpoch, withOtherImages } from './pretrain';
 
 const batch = (imageIndex: number[]): StepBatch => ({
   examples: imageIndex.length / 2,
@@ -37,5 +38,16 @@ describe('ITM loss over the rows ITM scores', () => {
     expect(itmPart(logits, labels).dataSync()[0]).not.toBeCloseTo(itmLoss(logits, [1, 1, 0, 1, 1, 0]).dataSync()[0]!, 2);
     // Without ignored rows it is itmLoss itself.
     expect(itmPart(kept, [1, 0, 1, 0]).dataSync()[0]).toBeCloseTo(itmLoss(kept, [1, 0, 1, 0]).dataSync()[0]!, 6);
+  });
+});
+
+describe('ITM first (pretrain.mlm.fromEpoch)', () => {
+  it('beside ITM, MLM trains from that epoch on; alone, from the start; 0 or unset: always', () => {
+    const spec = (row: number, from?: number) => loadRowSpec({ row, scale: 'small', set: from === undefined ? [] : [`pretrain.mlm.fromEpoch=${from}`] }).spec;
+    expect([0, 1, 2, 3].map((e) => mlmInEpoch(spec(4, 2), e))).toEqual([false, false, true, true]);
+    expect([0, 1, 2, 3].map((e) => mlmInEpoch(spec(2, 2), e))).toEqual([true, true, true, true]); // row 2: MLM alone
+    expect([0, 1, 2, 3].map((e) => mlmInEpoch(spec(3, 2), e))).toEqual([false, false, false, false]); // row 3: no MLM
+    expect([0, 1].map((e) => mlmInEpoch(spec(4), e))).toEqual([true, true]);
+    expect([0, 1].map((e) => mlmInEpoch(spec(4, 0), e))).toEqual([true, true]);
   });
 });

@@ -11,8 +11,15 @@ import { ROW_STAGE, StageInputError, argmaxRows, cocoValCaptions, evalForward, f
 
 const tasks = (spec: Spec) => (['mlm', 'itm'] as const).filter((t) => spec.pretrain.tasks[t]);
 
-function pretrainOptions(spec: Spec, ctx: Pick<StageContext, 'tokenizer'>, batchSize: number): PretrainOptions {
-  return { ...textOptions(spec, ctx.tokenizer, batchSize), mlm: spec.pretrain.tasks.mlm, itm: spec.pretrain.tasks.itm, vocabSize: ctx.tokenizer.vocabSize, mlmProbability: spec.pretrain.mlm.probability, ...(spec.pretrain.itm.hard ? { itmHard: spec.pretrain.itm.hard } : {}), ...(spec.pretrain.itm.replace ? { itmReplace: spec.pretrain.itm.replace } : {}), ...(spec.pretrain.itm.text ? { itmText: spec.pretrain.itm.text } : {}) };
+/** Whether MLM trains in this epoch (0-based): beside ITM, from `pretrain.mlm.fromEpoch` on (ITM first); alone, always. */
+export function mlmInEpoch(spec: Spec, epoch: number): boolean {
+  const { tasks, mlm } = spec.pretrain;
+  return tasks.mlm && (!tasks.itm || epoch >= (mlm.fromEpoch ?? 0));
+}
+
+/** Batch options; `epoch` (training batches) applies the ITM-first schedule, without it (evaluation) every task of the row is on. */
+function pretrainOptions(spec: Spec, ctx: Pick<StageContext, 'tokenizer'>, batchSize: number, epoch?: number): PretrainOptions {
+  return { ...textOptions(spec, ctx.tokenizer, batchSize), mlm: epoch === undefined ? spec.pretrain.tasks.mlm : mlmInEpoch(spec, epoch), itm: spec.pretrain.tasks.itm, vocabSize: ctx.tokenizer.vocabSize, mlmProbability: spec.pretrain.mlm.probability, ...(spec.pretrain.itm.hard ? { itmHard: spec.pretrain.itm.hard } : {}), ...(spec.pretrain.itm.replace ? { itmReplace: spec.pretrain.itm.replace } : {}), ...(spec.pretrain.itm.text ? { itmText: spec.pretrain.itm.text } : {}) };
 }
 
 export function toStepBatch(b: ReturnType<typeof buildPretrainBatch>): StepBatch {
@@ -91,7 +98,7 @@ export const pretrain: StageDef = {
       files,
       trainExamples: corpus.examples.length,
       describe: { captions: corpus.examples.length, images: corpus.files.length, valCaptions: val.length, sets: spec.pretrain.datasets.join('+') },
-      batch: (c, batchSize) => toStepBatch(buildPretrainBatch(corpus.examples, c, pretrainOptions(spec, ctx, batchSize))),
+      batch: (c, batchSize) => toStepBatch(buildPretrainBatch(corpus.examples, c, pretrainOptions(spec, ctx, batchSize, c.epoch))),
       validate: async (ev) => {
         // Held-out captions of Karpathy val images, masked and paired as in training, with a fixed draw.
         const mlm = { hit: 0, n: 0 };
