@@ -144,6 +144,27 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(ablation(stateA, [...ROW, '--until=vqa2']).err).toMatch(/--until=vqa2: expected one of init-backbone, init-text, pretrain, vqa, nlvr2, retrieval/);
   }, 120_000);
 
+  it('ITM first on whole captions (pretrain.mlm.fromEpoch, itm.text=unmasked): ITM trains from the first step, MLM from the epoch it joins', () => {
+    const r = ablation(stateA, [...ROW, '--until=pretrain', '--set', 'pretrain.epochs=2', '--set', 'pretrain.mlm.fromEpoch=1', '--set', 'pretrain.itm.text=unmasked']);
+    expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
+    expect(r.out).toMatch(/MLM \(15 % of tokens, from epoch 2 on \(ITM alone before\)\) \+ ITM \(.*on whole captions\)/);
+    const runs = localRuns(stateA);
+    const part = runs.find((x) => x.tags['pixelbert.kind'] === 'row-part' && x.params['pretrain.mlm.fromEpoch'] === '1')!;
+    expect(part.params['pretrain.itm.text']).toBe('unmasked');
+    const stage = runs.find((x) => x.parentRunId === part.runId && x.tags['pixelbert.stage'] === 'pretrain')!;
+    expect(stage.tags['pixelbert.reusedFrom']).toBeUndefined();
+    const store = new LocalStore(path.join(stateA, 'tracking'));
+    const itm = store.metricHistory(stage.runId, 'train.loss.itm').map((p) => p.step).sort((a, b) => a - b);
+    const mlm = store.metricHistory(stage.runId, 'train.loss.mlm').map((p) => p.step).sort((a, b) => a - b);
+    const perEpoch = itm.length / 2;
+    expect(Number.isInteger(perEpoch) && perEpoch > 0, `${itm.length} ITM losses over 2 epochs`).toBe(true);
+    expect(mlm).toEqual(itm.slice(perEpoch)); // MLM's loss exactly in the second epoch's steps
+    for (const k of ['pretrain.val.mlm_accuracy', 'pretrain.val.itm_accuracy', 'pretrain.val.itm_ranking', 'pretrain.val.itm_accuracy_matched']) {
+      expect(part.metrics[k], k).toBeGreaterThanOrEqual(0);
+      expect(part.metrics[k], k).toBeLessThanOrEqual(100);
+    }
+  }, 300_000);
+
   it('another row reuses the shared initialisation stages from the run cache', () => {
     // (seed 1: the init stages are shared by every seed too; row 1 seed 0 is train:table6's below)
     const r = ablation(stateA, ['--row=1', '--seed=1', '--scale=smoke', `--experiment=${EXPERIMENT}`]);
