@@ -233,11 +233,16 @@ describe('overrides', () => {
 
 describe('a spec file and its scale', () => {
   it("the file's own keys outrank the scale's; the scale outranks base.yaml's", () => {
-    const file = specFile(`extends: $BASE\nname: mine\noptim:\n  transformer:\n    lr: 0.0005\npretrain:\n  epochs: 3\n  decayEpochs: [2]\n`);
+    const file = specFile(`extends: $BASE\nname: mine\noptim:\n  transformer:\n    lr: 0.0005\npretrain:\n  epochs: 5\n  decayEpochs: [4]\n`);
     const small = loadSpecFile(file).spec;
     expect(small.optim.transformer.lr).toBe(0.0005); // small.yaml says 0.001
-    expect(small.pretrain.epochs).toBe(3); // small.yaml says 7
-    expect(small.pretrain.decayEpochs).toEqual([2]);
+    expect(small.pretrain.epochs).toBe(5); // small.yaml says 7
+    expect(small.pretrain.decayEpochs).toEqual([4]);
+    expect(small.pretrain.mlm.fromEpoch).toBe(3); // small.yaml's, kept: the file does not set it
+    // Fewer epochs than small.yaml's ITM-first epochs leave MLM nothing: refused, naming small.yaml's line, until the file lowers it too.
+    const short = `extends: $BASE\nname: short\npretrain:\n  epochs: 3\n  decayEpochs: [2]\n`;
+    expect(errorOf(() => loadSpecFile(specFile(short))).message).toMatch(/small\.yaml:\d+:\d+: pretrain\.mlm\.fromEpoch: mlm\.fromEpoch 3 must be < epochs \(3\)/);
+    expect(loadSpecFile(specFile(`${short}  mlm:\n    fromEpoch: 1\n`)).spec.pretrain.mlm).toMatchObject({ fromEpoch: 1, probability: 0.3 });
     expect(small.optim.warmupSteps).toBe(50); // only base.yaml (0) and small.yaml (50) set it
     expect(small.model.encoder.layers).toBe(2);
     expect(loadSpecFile(file, { set: ['optim.transformer.lr=0.002'] }).spec.optim.transformer.lr).toBe(0.002); // --set outranks both

@@ -43,11 +43,13 @@ describe('ITM loss over the rows ITM scores', () => {
 
 describe('ITM first (pretrain.mlm.fromEpoch)', () => {
   it('beside ITM, MLM trains from that epoch on; alone, from the start; 0 or unset: always', () => {
-    const spec = (row: number, from?: number) => loadRowSpec({ row, scale: 'small', set: from === undefined ? [] : [`pretrain.mlm.fromEpoch=${from}`] }).spec;
+    const spec = (row: number, from: number) => loadRowSpec({ row, scale: 'small', set: [`pretrain.mlm.fromEpoch=${from}`] }).spec;
     expect([0, 1, 2, 3].map((e) => mlmInEpoch(spec(4, 2), e))).toEqual([false, false, true, true]);
     expect([0, 1, 2, 3].map((e) => mlmInEpoch(spec(2, 2), e))).toEqual([true, true, true, true]); // row 2: MLM alone
     expect([0, 1, 2, 3].map((e) => mlmInEpoch(spec(3, 2), e))).toEqual([false, false, false, false]); // row 3: no MLM
-    expect([0, 1].map((e) => mlmInEpoch(spec(4), e))).toEqual([true, true]);
     expect([0, 1].map((e) => mlmInEpoch(spec(4, 0), e))).toEqual([true, true]);
+    // small.yaml's own: ITM alone for 3 epochs; smoke leaves it unset: MLM from the start
+    expect([0, 1, 2, 3].map((e) => mlmInEpoch(loadRowSpec({ row: 4, scale: 'small' }).spec, e))).toEqual([false, false, false, true]);
+    expect([0, 1].map((e) => mlmInEpoch(loadRowSpec({ row: 4, scale: 'smoke' }).spec, e))).toEqual([true, true]);
   });
 });
