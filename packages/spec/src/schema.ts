@@ -72,8 +72,10 @@ const scheduleShape = {
   /** This stage's base learning rates where they differ from `optim` (each optional; not in the paper, which uses one pair). */
   lr: z.strictObject({ cnn: learningRate.optional(), transformer: learningRate.optional() }).optional(),
   /**
-   * Parts of the model this stage leaves as it found them (a lever, not in the paper): their weights
-   * get no update. `pixel_embeddings` is the 1×1 projection, s_v and LayerNorm of the pixel tokens.
+   * Parts of the model whose weights this stage does not update (a lever, not in the paper). A frozen
+   * backbone's batch-norm layers still run in the stage's mode (statistics of the batch, running ones
+   * moved, where the stage trains the CNN). `pixel_embeddings` is the 1×1 projection, s_v and
+   * LayerNorm of the pixel tokens.
    */
   freeze: z.array(z.enum(FREEZABLE_PARTS)).optional(),
 };

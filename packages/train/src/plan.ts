@@ -2,8 +2,8 @@ import type { Spec } from '@pixel-bert/spec';
 
 /** One stage of an ablation row, in the order it runs (DESIGN.md, "Data flow of the main job"). */
 export type Stage =
-  | { kind: 'pretrain'; tasks: ('mlm' | 'itm')[]; pixelSampling: number | null; epochs: number; decayEpochs: number[]; batchSize: number }
-  | { kind: 'vqa' | 'nlvr2' | 'retrieval'; epochs: number; decayEpochs: number[]; batchSize: number; finetuneCnn: boolean };
+  | { kind: 'pretrain'; tasks: ('mlm' | 'itm')[]; pixelSampling: number | null; epochs: number; decayEpochs: number[]; batchSize: number; freeze: string[] }
+  | { kind: 'vqa' | 'nlvr2' | 'retrieval'; epochs: number; decayEpochs: number[]; batchSize: number; finetuneCnn: boolean; freeze: string[] };
 
 /** The stages a resolved spec runs. Row 1 (no pre-training task) goes straight to fine-tuning. */
 export function planStages(spec: Spec): Stage[] {
@@ -18,24 +18,28 @@ export function planStages(spec: Spec): Stage[] {
       epochs: p.epochs,
       decayEpochs: p.decayEpochs,
       batchSize: p.batchSize,
+      freeze: [...(p.freeze ?? [])],
     });
   }
   const f = spec.finetune;
-  stages.push({ kind: 'vqa', epochs: f.vqa.epochs, decayEpochs: f.vqa.decayEpochs, batchSize: f.vqa.batchSize, finetuneCnn: true });
-  stages.push({ kind: 'nlvr2', epochs: f.nlvr2.epochs, decayEpochs: f.nlvr2.decayEpochs, batchSize: f.nlvr2.batchSize, finetuneCnn: true });
+  stages.push({ kind: 'vqa', epochs: f.vqa.epochs, decayEpochs: f.vqa.decayEpochs, batchSize: f.vqa.batchSize, finetuneCnn: true, freeze: [...(f.vqa.freeze ?? [])] });
+  stages.push({ kind: 'nlvr2', epochs: f.nlvr2.epochs, decayEpochs: f.nlvr2.decayEpochs, batchSize: f.nlvr2.batchSize, finetuneCnn: true, freeze: [...(f.nlvr2.freeze ?? [])] });
   stages.push({
     kind: 'retrieval',
     epochs: f.retrieval.epochs,
     decayEpochs: f.retrieval.decayEpochs,
     batchSize: f.retrieval.batchSize,
     finetuneCnn: f.retrieval.finetuneCnn,
+    freeze: [...(f.retrieval.freeze ?? [])],
   });
   return stages;
 }
 
-function schedule(s: { epochs: number; decayEpochs: number[]; batchSize: number }, factor: number): string {
+/** The stage's schedule, and the parts it leaves untrained (`<stage>.freeze`) where there are any. */
+function schedule(s: { epochs: number; decayEpochs: number[]; batchSize: number; freeze: string[] }, factor: number): string {
   const decay = s.decayEpochs.length ? `, lr ×${factor} at epoch ${s.decayEpochs.join(', ')}` : '';
-  return `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}${decay}, batch ${s.batchSize}`;
+  const frozen = s.freeze.length ? `; frozen: ${s.freeze.join(', ')}` : '';
+  return `${s.epochs} epoch${s.epochs === 1 ? '' : 's'}${decay}, batch ${s.batchSize}${frozen}`;
 }
 
 /** The plan as a person reads it. */

@@ -23,8 +23,8 @@ describe('train:ablation', () => {
     expect(r.out).toContain('name: table6-row4');
     expect(r.out).toMatch(/# spec hash: [0-9a-f]{64}/);
     expect(r.out).toMatch(/1\. pre-train .*MLM.*ITM.*all pixels/);
-    expect(r.out).toMatch(/fine-tune \+ evaluate VQA/);
-    expect(r.out).toMatch(/fine-tune \+ evaluate NLVR²/);
+    expect(r.out).toMatch(/fine-tune \+ evaluate VQA: .*batch 32; frozen: backbone\n/); // small.yaml freezes the CNN there
+    expect(r.out).toMatch(/fine-tune \+ evaluate NLVR²: .*batch 16\n/);
     expect(r.out).toMatch(/retrieval: 7 negatives, 3 hardest .*Transformer only/); // the small scale's
     expect(readdirSync(WORKSPACE_ROOT).sort()).toEqual(before);
   });
@@ -38,6 +38,14 @@ describe('train:ablation', () => {
     expect(r.out).toContain('resnext152, images 600/1000');
     expect(r.out).toMatch(/2 epochs, lr ×0.1 at epoch 1/);
     expect(r.out).toMatch(/retrieval: 20 negatives, 5 hardest .*Transformer only/); // the paper's
+    expect(r.out).not.toContain('frozen:'); // the paper's scale fine-tunes what it fine-tunes
+  });
+
+  it('the plan names the parts a stage freezes', () => {
+    const r = cli('ablation.ts', ['--row=4', '--scale=smoke', '--set', 'pretrain.freeze=[backbone, pixel_embeddings]', '--dry-run']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/1\. pre-train .*; frozen: backbone, pixel_embeddings\n/);
+    expect(r.out).not.toMatch(/VQA: .*frozen/);
   });
 
   it.each([
