@@ -256,6 +256,24 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(badJobs.err).toMatch(/--jobs=0: expected a whole number ≥ 1 or auto/);
   }, 300_000);
 
+  it('train:table6 in a fresh state folder trains the init stages as a row does: the same metrics as the row run alone', () => {
+    // (its init stages once ran on every core: a stage's numbers depend on TensorFlow's thread count)
+    const stateT = path.join(tmp, 't');
+    const r = table6(stateT, ['--scale=smoke', '--rows=4', '--seeds=0', '--jobs=1', `--experiment=${EXPERIMENT}`]);
+    expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
+    const runs = localRuns(stateT);
+    for (const stage of ['init-backbone', 'init-text']) {
+      const [a, t] = [localRuns(stateA), runs].map((rs) => rs.find((x) => x.tags['pixelbert.stage'] === stage && !x.tags['pixelbert.reusedFrom'] && x.status === 'FINISHED')!);
+      expect(t!.tags['pixelbert.stageHash']).toBe(a!.tags['pixelbert.stageHash']);
+      const learnt = (x: typeof t) => Object.fromEntries(Object.entries(x!.metrics).filter(([k]) => k.startsWith('val.') || k === 'train.loss'));
+      expect(Object.keys(learnt(a)).length, stage).toBeGreaterThan(1);
+      expect(learnt(t), stage).toEqual(learnt(a));
+    }
+    const a = localRuns(stateA).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    const t = runs.find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    expect(finalMetrics(t)).toEqual(finalMetrics(a));
+  }, 300_000);
+
   it('the same spec, seed and backend give identical metrics in a fresh state folder', () => {
     const stateC = path.join(tmp, 'c');
     const r = ablation(stateC, ROW);

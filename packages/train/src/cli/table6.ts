@@ -12,7 +12,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { tensorflowThreads } from '@pixel-bert/model/env';
 import { ROWS, SCALES, UsageError, WORKSPACE_ROOT, parseFlags, runCli, type Scale } from '@pixel-bert/spec';
 import { SLURM_FLAGS, slurmSweep } from '../launch/slurm';
 import { parseList } from './rows';
@@ -170,12 +169,12 @@ await runCli(async () => {
   const t0 = performance.now();
   // every init stage the rows need (one backbone's per distinct backbone) before any row starts
   const initArgs = [...common, `--rows=${rows.join(',')}`];
-  // The init stages run alone: give TensorFlow every core (rows get one thread each, the backend's
-  // default; one thread made the ResNet stand-in 67 → 76 s in the sweep of 2026-12-02 evening).
-  // (its two stages one after another: the backbone's gets both threads)
-  const initEnv = { ...process.env, PIXEL_BERT_PARALLEL_STAGES: '1', PIXEL_BERT_DATA_PARALLEL: '1' };
-  tensorflowThreads(os.availableParallelism(), initEnv);
-  const init = spawnSync(process.execPath, node('init.ts', initArgs), { stdio: 'inherit', cwd: WORKSPACE_ROOT, env: initEnv });
+  // The init stages run exactly as `train:init` runs them: one TensorFlow thread per stage process
+  // (the backend's default), the backbone's and the text's side by side (trainer.parallelStages).
+  // A stage's numbers depend on its thread count: with two threads here (the sweep before 2026-12-04
+  // afternoon), the ResNet stand-in ended at held-out mAP 99.9137 instead of 99.9995, under the same
+  // stage hash, and every row trained from it came out different (docs/results/small-table6.md).
+  const init = spawnSync(process.execPath, node('init.ts', initArgs), { stdio: 'inherit', cwd: WORKSPACE_ROOT, env: process.env });
   if (init.status !== 0) {
     console.error(`\nthe shared initialisation stages failed (exit ${init.status}); rerun: npx nx run train:init ${initArgs.join(' ')}`);
     return init.status ?? 1;
