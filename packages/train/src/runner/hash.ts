@@ -41,3 +41,15 @@ function sourceFiles(dir: string): string[] {
 export function stageHash(parts: { kind: string; spec: unknown; parents: readonly string[]; seed: number; code: string }): string {
   return createHash('sha256').update(canonicalJson(parts)).digest('hex').slice(0, 24);
 }
+
+/**
+ * What computed a stage besides its code: the backend, and for TensorFlow's CPU kernels their thread
+ * pools (`TF_NUM_INTRAOP_THREADS` / `TF_NUM_INTEROP_THREADS`, one each unless the user set them).
+ * Sums split over two threads differ in the last bits from one thread's, and training carries that
+ * to a different network: the ResNet stand-in ended at held-out mAP 99.9137 with two threads and
+ * 99.9995 with one (docs/results/small-table6.md).
+ */
+export function computedBy(backend: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (backend !== 'tensorflow') return backend;
+  return `${backend} threads ${env.TF_NUM_INTRAOP_THREADS || 'default'}/${env.TF_NUM_INTEROP_THREADS || 'default'}`;
+}

@@ -22,7 +22,7 @@ import type { RunHandle, Tracker } from '@pixel-bert/tracking';
 import { createOptimizers, lrAt, type PaperOptimizers } from '../optim/index';
 import type { CachedStage, RunCache } from './cache';
 import { hasCheckpoint, loadTrainState, lockStage, removeCheckpoints, saveTrainState, type TrainPosition } from './checkpoint';
-import { stageHash, codeVersion } from './hash';
+import { stageHash, codeVersion, computedBy } from './hash';
 import { DataParallel, syncVariables } from './data-parallel';
 import { batchImages, chunks, imageTensors, openImageStore, sliceBatch, type ImageStore } from './images';
 import { checkpointDir } from './paths';
@@ -41,8 +41,9 @@ export interface PlannedStage {
 /** The stage hash: its spec part, where its weights start, its seed, the code version. */
 export function planStage(def: StageDef, ctx: StageContext, init: InitSource[]): PlannedStage {
   const parents = init.map((s) => (s.kind === 'stage' ? `stage:${s.hash}` : s.kind === 'none' ? `none:${s.part}` : `${s.kind}:${s.file}`));
-  // The backend is part of what computed a stage: its numbers differ in the last bits from another's.
-  const backend = backendInfo()?.name ?? 'none';
+  // The backend (and TensorFlow's thread count) is part of what computed a stage: its numbers differ
+  // in the last bits from another's.
+  const backend = computedBy(backendInfo()?.name ?? 'none');
   return { def, init, hash: stageHash({ kind: def.kind, spec: def.specPart(ctx.spec), parents, seed: def.seed(ctx.spec), code: `${codeVersion()}/${backend}` }) };
 }
 
