@@ -263,6 +263,8 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(r.code, r.err + r.out.slice(-2000)).toBe(0);
     const runs = localRuns(stateT);
     for (const stage of ['init-backbone', 'init-text']) {
+      // trained once, by the sweep's init step; the row takes it from the run cache
+      expect(runs.filter((x) => x.tags['pixelbert.stage'] === stage && !x.tags['pixelbert.reusedFrom']), stage).toHaveLength(1);
       const [a, t] = [localRuns(stateA), runs].map((rs) => rs.find((x) => x.tags['pixelbert.stage'] === stage && !x.tags['pixelbert.reusedFrom'] && x.status === 'FINISHED')!);
       expect(t!.tags['pixelbert.stageHash']).toBe(a!.tags['pixelbert.stageHash']);
       const learnt = (x: typeof t) => Object.fromEntries(Object.entries(x!.metrics).filter(([k]) => k.startsWith('val.') || k === 'train.loss'));

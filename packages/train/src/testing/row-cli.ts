@@ -14,6 +14,9 @@ export function stateEnv(state: string, extra: NodeJS.ProcessEnv = {}): NodeJS.P
   const env: NodeJS.ProcessEnv = { ...process.env, PIXEL_BERT_STATE_DIR: state, INIT_CWD: WORKSPACE_ROOT, ...extra };
   delete env.PIXEL_BERT_RUNS_DIR;
   delete env.MLFLOW_TRACKING_URI;
+  // As from a shell: TensorFlow's thread settings this test process made when it loaded the backend
+  // would otherwise decide a child's (train:table6 once gave its init stages two threads, unless set).
+  for (const k of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS']) if (!(k in extra)) delete env[k];
   return env;
 }
 
