@@ -1,5 +1,4 @@
-// TensorFlow's process environment, set before its library loads. Nothing here imports tfjs, so a
-// launcher (train:table6) can set a child's environment without loading TensorFlow itself.
+// TensorFlow's process environment, set before its library loads (nothing here imports tfjs).
 
 /** Sets `key` to `value` unless the user gave it a value: the user's setting always wins. */
 function unlessSet(env: NodeJS.ProcessEnv, key: string, value: string): void {
@@ -21,9 +20,10 @@ export function enableOneDnn(env: NodeJS.ProcessEnv = process.env): void {
  * CPU backend uses 1: a `small` step is ~1200 kernels of tens of microseconds, and splitting each
  * across two threads cost more than it gained — alone, one thread ran the pre-training step as fast
  * as two (283 vs 267–307 samples/s) on ~25 % less CPU, and two rows side by side
- * (`train:table6 --jobs=2`) went 356–415 → 469–510 samples/s (docs/performance.md). A process that
- * runs alone (the sweep's init stages) may take every core. TensorFlow reads the variables when
- * its first context starts, so they are set before the addon is imported.
+ * (`train:table6 --jobs=2`) went 356–415 → 469–510 samples/s (docs/performance.md). Every stage runs so,
+ * the sweep's init stages included: another thread count changes a stage's numbers in the last bits
+ * (train's stage hash names it). TensorFlow reads the variables when its first context starts, so
+ * they are set before the addon is imported.
  */
 export function tensorflowThreads(threads: number, env: NodeJS.ProcessEnv = process.env): void {
   for (const key of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS']) unlessSet(env, key, String(threads));
