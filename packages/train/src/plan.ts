@@ -5,6 +5,11 @@ export type Stage =
   | { kind: 'pretrain'; tasks: ('mlm' | 'itm')[]; pixelSampling: number | null; epochs: number; decayEpochs: number[]; batchSize: number; freeze: string[] }
   | { kind: 'vqa' | 'nlvr2' | 'retrieval'; epochs: number; decayEpochs: number[]; batchSize: number; finetuneCnn: boolean; freeze: string[] };
 
+/** A stage's schedule as the plan shows it (`<stage>.freeze` absent: nothing frozen). */
+function scheduleOf(s: { epochs: number; decayEpochs: number[]; batchSize: number; freeze?: string[] | undefined }) {
+  return { epochs: s.epochs, decayEpochs: s.decayEpochs, batchSize: s.batchSize, freeze: s.freeze ?? [] };
+}
+
 /** The stages a resolved spec runs. Row 1 (no pre-training task) goes straight to fine-tuning. */
 export function planStages(spec: Spec): Stage[] {
   const stages: Stage[] = [];
@@ -15,23 +20,13 @@ export function planStages(spec: Spec): Stage[] {
       kind: 'pretrain',
       tasks: [...tasks],
       pixelSampling: p.pixelSampling.enabled ? p.pixelSampling.count : null,
-      epochs: p.epochs,
-      decayEpochs: p.decayEpochs,
-      batchSize: p.batchSize,
-      freeze: [...(p.freeze ?? [])],
+      ...scheduleOf(p),
     });
   }
   const f = spec.finetune;
-  stages.push({ kind: 'vqa', epochs: f.vqa.epochs, decayEpochs: f.vqa.decayEpochs, batchSize: f.vqa.batchSize, finetuneCnn: true, freeze: [...(f.vqa.freeze ?? [])] });
-  stages.push({ kind: 'nlvr2', epochs: f.nlvr2.epochs, decayEpochs: f.nlvr2.decayEpochs, batchSize: f.nlvr2.batchSize, finetuneCnn: true, freeze: [...(f.nlvr2.freeze ?? [])] });
-  stages.push({
-    kind: 'retrieval',
-    epochs: f.retrieval.epochs,
-    decayEpochs: f.retrieval.decayEpochs,
-    batchSize: f.retrieval.batchSize,
-    finetuneCnn: f.retrieval.finetuneCnn,
-    freeze: [...(f.retrieval.freeze ?? [])],
-  });
+  stages.push({ kind: 'vqa', ...scheduleOf(f.vqa), finetuneCnn: true });
+  stages.push({ kind: 'nlvr2', ...scheduleOf(f.nlvr2), finetuneCnn: true });
+  stages.push({ kind: 'retrieval', ...scheduleOf(f.retrieval), finetuneCnn: f.retrieval.finetuneCnn });
   return stages;
 }
 
