@@ -277,7 +277,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
       expect(Object.keys(learnt(a)).length, stage).toBeGreaterThan(1);
       expect(learnt(t), stage).toEqual(learnt(a));
     }
-    const a = localRuns(stateA).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    const a = runsA.find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
     const t = runs.find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
     expect(finalMetrics(t)).toEqual(finalMetrics(a));
   }, 300_000);
