@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
 import { loadSafetensors } from '@pixel-bert/model';
 import { LocalStore } from '@pixel-bert/tracking';
-import { ablation, ablationKilledAt, finalMetrics, localRuns, table6 } from './testing/row-cli';
+import { ablation, ablationKilledAt, finalMetrics, finishedRow, localRuns, stagesOf, table6 } from './testing/row-cli';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'pixel-bert-row-'));
 const stateA = path.join(tmp, 'a');
@@ -25,7 +25,7 @@ beforeAll(() => {
 
 /** The finished row 4 in `state` ended with the final metrics of the uninterrupted run in stateA, to 1e-6. */
 function expectMetricsOfRowA(state: string): void {
-  const [ma, mb] = [stateA, state].map((st) => finalMetrics(localRuns(st).find((r) => r.runName === 'row4-seed0-smoke' && r.status === 'FINISHED')!));
+  const [ma, mb] = [stateA, state].map((st) => finalMetrics(finishedRow(localRuns(st), 'row4-seed0-smoke')!));
   expect(Object.keys(mb!).sort()).toEqual(Object.keys(ma!).sort());
   for (const key of Object.keys(ma!)) expect(Math.abs(mb![key]! - ma![key]!), key).toBeLessThanOrEqual(1e-6);
 }
@@ -66,7 +66,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
       expect(parent.metrics[k], k).toBeGreaterThanOrEqual(0);
       expect(parent.metrics[k], k).toBeLessThanOrEqual(100);
     }
-    const children = runs.filter((r) => r.parentRunId === parent.runId);
+    const children = stagesOf(runs, parent);
     expect(children.map((r) => r.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text', 'nlvr2', 'pretrain', 'retrieval', 'vqa']);
     for (const c of children) {
       expect(c.status).toBe('FINISHED');
@@ -151,7 +151,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     const runs = localRuns(stateA);
     const part = runs.find((x) => x.tags['pixelbert.kind'] === 'row-part' && x.params['pretrain.mlm.fromEpoch'] === '1')!;
     expect(part.params['pretrain.itm.text']).toBe('unmasked');
-    const stage = runs.find((x) => x.parentRunId === part.runId && x.tags['pixelbert.stage'] === 'pretrain')!;
+    const stage = stagesOf(runs, part).find((x) => x.tags['pixelbert.stage'] === 'pretrain')!;
     expect(stage.tags['pixelbert.reusedFrom']).toBeUndefined();
     const store = new LocalStore(path.join(stateA, 'tracking'));
     const itm = store.metricHistory(stage.runId, 'train.loss.itm').map((p) => p.step).sort((a, b) => a - b);
@@ -173,7 +173,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(r.out).toMatch(/init-text: reused from the run cache/);
     expect(r.out).not.toMatch(/\[pretrain\]/); // row 1 has no pre-training
     const row1 = localRuns(stateA).find((x) => x.runName === 'row1-seed1-smoke' && x.tags['pixelbert.kind'] === 'row')!;
-    const reused = localRuns(stateA).filter((x) => x.parentRunId === row1.runId && x.tags['pixelbert.reusedFrom']);
+    const reused = stagesOf(localRuns(stateA), row1).filter((x) => x.tags['pixelbert.reusedFrom']);
     expect(reused.map((x) => x.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text']);
   }, 300_000);
 
@@ -183,7 +183,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     // micro-batches change an init stage's batch-norm statistics: not the accumulation-1 stages of the rows above
     expect(r.out).not.toMatch(/init-(backbone|text): reused from the run cache/);
     const part = localRuns(stateA).find((x) => x.runName === 'row1-seed0-smoke-until-vqa' && x.tags['pixelbert.kind'] === 'row-part')!;
-    const vqa = localRuns(stateA).find((x) => x.parentRunId === part.runId && x.tags['pixelbert.stage'] === 'vqa')!;
+    const vqa = stagesOf(localRuns(stateA), part).find((x) => x.tags['pixelbert.stage'] === 'vqa')!;
     const store = new LocalStore(path.join(stateA, 'tracking'));
     const lr = store.metricHistory(vqa.runId, 'train.lr.transformer');
     expect(lr.length).toBe(Math.ceil(Number(vqa.params['data.trainQuestions']) / 8)); // one point per batch of 8, as without accumulation
@@ -277,8 +277,8 @@ describe('train:ablation --row=4 --scale=smoke', () => {
       expect(Object.keys(learnt(a)).length, stage).toBeGreaterThan(1);
       expect(learnt(t), stage).toEqual(learnt(a));
     }
-    const a = runsA.find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
-    const t = runs.find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    const a = finishedRow(runsA, 'row4-seed0-smoke')!;
+    const t = finishedRow(runs, 'row4-seed0-smoke')!;
     expect(finalMetrics(t)).toEqual(finalMetrics(a));
   }, 300_000);
 
@@ -286,8 +286,8 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     const stateC = path.join(tmp, 'c');
     const r = ablation(stateC, ROW);
     expect(r.code, r.err).toBe(0);
-    const a = localRuns(stateA).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
-    const c = localRuns(stateC).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    const a = finishedRow(localRuns(stateA), 'row4-seed0-smoke')!;
+    const c = finishedRow(localRuns(stateC), 'row4-seed0-smoke')!;
     expect(finalMetrics(c)).toEqual(finalMetrics(a));
   }, 300_000);
 
@@ -297,11 +297,11 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     expect(r.code, r.err + r.out.slice(-3000)).toBe(0);
     expect(r.out).toMatch(/init-backbone, init-text: 2 at a time/);
     expect(r.out).toMatch(/vqa, nlvr2, retrieval: 2 at a time/);
-    const a = localRuns(stateA).find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    const a = finishedRow(localRuns(stateA), 'row4-seed0-smoke')!;
     const runs = localRuns(stateG);
-    const g = runs.find((x) => x.runName === 'row4-seed0-smoke' && x.status === 'FINISHED')!;
+    const g = finishedRow(runs, 'row4-seed0-smoke')!;
     expect(finalMetrics(g)).toEqual(finalMetrics(a));
-    const children = runs.filter((x) => x.parentRunId === g.runId);
+    const children = stagesOf(runs, g);
     expect(children.map((x) => x.tags['pixelbert.stage']).sort()).toEqual(['init-backbone', 'init-text', 'nlvr2', 'pretrain', 'retrieval', 'vqa']);
     for (const c of children) expect(c.status, c.runName).toBe('FINISHED');
     // side by side: VQA (a helper's first stage) and NLVR² (this process's) overlap in time

@@ -49,6 +49,16 @@ export function localRuns(state: string): TrackedRun[] {
   return new LocalStore(path.join(state, 'tracking')).findRuns({});
 }
 
+/** The first finished row run named `name` (e.g. `row4-seed0-smoke`) among `runs`. */
+export function finishedRow(runs: TrackedRun[], name: string): TrackedRun | undefined {
+  return runs.find((r) => r.runName === name && r.tags['pixelbert.kind'] === 'row' && r.status === 'FINISHED');
+}
+
+/** The child runs of `parent` among `runs` (a row's stages). */
+export function stagesOf(runs: TrackedRun[], parent: TrackedRun): TrackedRun[] {
+  return runs.filter((r) => r.parentRunId === parent.runId);
+}
+
 /** The final metrics of a finished row run, without wall times and memory. */
 export function finalMetrics(run: TrackedRun): Record<string, number> {
   return Object.fromEntries(Object.entries(run.metrics).filter(([k]) => !k.endsWith('.seconds') && !k.endsWith('.peak_rss_mb')));
