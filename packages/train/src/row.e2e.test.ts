@@ -270,7 +270,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
       const trained = runs.filter((x) => x.tags['pixelbert.stage'] === stage && !x.tags['pixelbert.reusedFrom']);
       expect(trained, stage).toHaveLength(1);
       const t = trained[0]!;
-      const a = runsA.find((x) => rowsA.some((r) => r.runId === x.parentRunId) && x.tags['pixelbert.stage'] === stage && !x.tags['pixelbert.reusedFrom'])!;
+      const a = rowsA.flatMap((r) => stagesOf(runsA, r)).find((x) => x.tags['pixelbert.stage'] === stage && !x.tags['pixelbert.reusedFrom'])!;
       expect(a, stage).toBeDefined();
       expect(t.tags['pixelbert.stageHash']).toBe(a!.tags['pixelbert.stageHash']);
       const learnt = (x: typeof t) => Object.fromEntries(Object.entries(x.metrics).filter(([k]) => k.startsWith('val.') || k === 'train.loss'));
