@@ -239,6 +239,12 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     const dry = table6(stateA, ['--scale=smoke', '--rows=1,4', '--seeds=0', `--experiment=${EXPERIMENT}`, '--dry-run']);
     expect(dry.code, dry.err).toBe(0);
     expect(dry.out).toContain(`npx nx run train:ablation --row=4 --seed=0 --scale=smoke --experiment=${EXPERIMENT}`);
+    // one init job per backbone: rows 1 and 4 share theirs, row 6 has its own
+    expect(dry.out).toContain(`npx nx run train:init --scale=smoke --experiment=${EXPERIMENT} --rows=1,4\n`);
+    const dry6 = table6(stateA, ['--scale=smoke', '--rows=4,6', '--dry-run']);
+    expect(dry6.out).toMatch(/after the init stages of resnet-smoke and resnext-smoke/);
+    expect(dry6.out).toContain('npx nx run train:init --scale=smoke --rows=4\n');
+    expect(dry6.out).toContain('npx nx run train:init --scale=smoke --rows=6\n');
     // --jobs=auto: one row per core, 3 GiB each
     const auto = Math.min(2, availableParallelism(), Math.floor(totalmem() / 2 ** 30 / 3));
     expect(dry.out).toContain(`2 row-runs, ${auto === 1 ? 'one after another' : `${auto} at a time`}`);
