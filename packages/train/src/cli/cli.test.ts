@@ -24,7 +24,7 @@ describe('train:ablation', () => {
     expect(r.out).toMatch(/# spec hash: [0-9a-f]{64}/);
     expect(r.out).toMatch(/1\. pre-train .*MLM.*ITM.*all pixels/);
     expect(r.out).toMatch(/fine-tune \+ evaluate VQA: .*batch 32; frozen: backbone\n/); // small.yaml freezes the CNN there
-    expect(r.out).toMatch(/fine-tune \+ evaluate NLVR²: .*batch 16\n/);
+    expect(r.out).toMatch(/fine-tune \+ evaluate NLVR²: .*batch 16; frozen: backbone\n/); // and in NLVR² (small.yaml)
     expect(r.out).toMatch(/retrieval: 7 negatives, 3 hardest .*Transformer only/); // the small scale's
     expect(readdirSync(WORKSPACE_ROOT).sort()).toEqual(before);
   });
