@@ -15,4 +15,4 @@ export type { SyncReport } from './sync';
 export { flattenParams } from './flatten';
 export { LIMITS } from './limits';
 export { MlflowApiError, MlflowUnreachableError, TrackingInputError } from './errors';
-export { defaultRunsDir } from './paths';
+export { defaultReportsDir, defaultRunsDir } from './paths';

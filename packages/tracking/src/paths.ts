@@ -23,3 +23,15 @@ export function defaultRunsDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PIXEL_BERT_STATE_DIR) return join(resolve(env.PIXEL_BERT_STATE_DIR), 'tracking');
   return join(workspaceRoot(), 'runs', 'tracking');
 }
+
+/**
+ * Where reports (eval:table6, eval:attention) go unless --out says: `reports/` beside the local
+ * runs they are built from — under $PIXEL_BERT_STATE_DIR, else beside $PIXEL_BERT_RUNS_DIR, else
+ * <workspace>/runs/reports — so that a sweep kept in a state folder of its own never overwrites the
+ * workspace's report.
+ */
+export function defaultReportsDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PIXEL_BERT_STATE_DIR) return join(resolve(env.PIXEL_BERT_STATE_DIR), 'reports');
+  if (env.PIXEL_BERT_RUNS_DIR) return join(dirname(resolve(env.PIXEL_BERT_RUNS_DIR)), 'reports');
+  return join(workspaceRoot(), 'runs', 'reports');
+}

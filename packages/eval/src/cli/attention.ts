@@ -3,7 +3,8 @@
 // as one PNG grid; logged as an artifact of the run.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { UsageError, WORKSPACE_ROOT, intFlag, parseFlags, runCli, userPath } from '@pixel-bert/spec';
+import { UsageError, intFlag, parseFlags, runCli, userPath } from '@pixel-bert/spec';
+import { defaultReportsDir } from '@pixel-bert/tracking';
 import { attention } from '../attention/attention';
 import { TRACKING_FLAGS, uriFlag } from './common';
 
@@ -36,7 +37,7 @@ await runCli(async () => {
     experiment: flags.experiment,
     log: !flags['no-log'],
   });
-  const out = flags.out ? userPath(flags.out) : join(WORKSPACE_ROOT, 'runs', 'reports', `attention-${result.run.runId.slice(0, 12)}.png`);
+  const out = flags.out ? userPath(flags.out) : join(defaultReportsDir(), `attention-${result.run.runId.slice(0, 12)}.png`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(`${out}.tmp`, result.png);
   renameSync(`${out}.tmp`, out);

@@ -2,7 +2,8 @@
 // Table 6 from tracked row runs, with the paper's findings and verdicts; Markdown on stdout, and
 // CSV, JSON, PNG chart and HTML report in --out, logged as artifacts of a `table6` run.
 import { join } from 'node:path';
-import { WORKSPACE_ROOT, parseFlags, runCli, userPath } from '@pixel-bert/spec';
+import { parseFlags, runCli, userPath } from '@pixel-bert/spec';
+import { defaultReportsDir } from '@pixel-bert/tracking';
 import { table6 } from '../table6/report';
 import { TRACKING_FLAGS, scaleFlag, uriFlag } from './common';
 
@@ -15,7 +16,7 @@ await runCli(async () => {
     USAGE,
   );
   const scale = scaleFlag(flags.scale, USAGE);
-  const out = flags.out ? userPath(flags.out) : join(WORKSPACE_ROOT, 'runs', 'reports', `table6-${scale ?? 'all'}`);
+  const out = flags.out ? userPath(flags.out) : join(defaultReportsDir(), `table6-${scale ?? 'all'}`);
   const result = await table6({ scale, trackingUri: uriFlag(flags['tracking-uri'], USAGE), experiment: flags.experiment, out, log: !flags['no-log'] });
   process.stdout.write(result.markdown + '\n');
   console.error(`[eval:table6] wrote ${result.files.join(', ')} to ${result.out}`);
