@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WORKSPACE_ROOT } from '@pixel-bert/spec';
 import { loadSafetensors } from '@pixel-bert/model';
 import { LocalStore } from '@pixel-bert/tracking';
-import { ablation, ablationKilledAt, finalMetrics, finishedRow, localRuns, stagesOf, table6 } from './testing/row-cli';
+import { ablation, ablationKilledAt, finalMetrics, finishedRow, finishedRows, localRuns, stagesOf, table6 } from './testing/row-cli';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'pixel-bert-row-'));
 const stateA = path.join(tmp, 'a');
@@ -270,7 +270,7 @@ describe('train:ablation --row=4 --scale=smoke', () => {
     const runs = localRuns(stateT);
     // stateA's row 4 trained its own init stages (the first test); other tests there trained other variants
     const runsA = localRuns(stateA);
-    const rowsA = runsA.filter((x) => x.runName === 'row4-seed0-smoke' && x.tags['pixelbert.kind'] === 'row' && x.status === 'FINISHED');
+    const rowsA = finishedRows(runsA, 'row4-seed0-smoke');
     for (const stage of ['init-backbone', 'init-text']) {
       // trained once, by the sweep's init step; the row takes it from the run cache
       const trained = runs.filter((x) => x.tags['pixelbert.stage'] === stage && !x.tags['pixelbert.reusedFrom']);

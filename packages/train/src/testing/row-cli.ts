@@ -49,9 +49,14 @@ export function localRuns(state: string): TrackedRun[] {
   return new LocalStore(path.join(state, 'tracking')).findRuns({});
 }
 
-/** The first finished row run named `name` (e.g. `row4-seed0-smoke`) among `runs`. */
+/** The finished row runs named `name` (e.g. `row4-seed0-smoke`) among `runs`. */
+export function finishedRows(runs: TrackedRun[], name: string): TrackedRun[] {
+  return runs.filter((r) => r.runName === name && r.tags['pixelbert.kind'] === 'row' && r.status === 'FINISHED');
+}
+
+/** The first finished row run named `name` among `runs`. */
 export function finishedRow(runs: TrackedRun[], name: string): TrackedRun | undefined {
-  return runs.find((r) => r.runName === name && r.tags['pixelbert.kind'] === 'row' && r.status === 'FINISHED');
+  return finishedRows(runs, name)[0];
 }
 
 /** The child runs of `parent` among `runs` (a row's stages). */
