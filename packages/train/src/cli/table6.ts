@@ -15,9 +15,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROWS, SCALES, UsageError, WORKSPACE_ROOT, loadRowSpec, parseFlags, runCli, type Scale } from '@pixel-bert/spec';
+import { ROWS, SCALES, UsageError, WORKSPACE_ROOT, parseFlags, runCli, type Scale } from '@pixel-bert/spec';
 import { SLURM_FLAGS, slurmSweep } from '../launch/slurm';
-import { parseList } from './rows';
+import { parseList, rowsByBackbone } from './rows';
 import { formatSeconds } from '../runner/progress';
 import { prepareData } from '../stages/data';
 import { runPool, type PoolJob } from './sweep-pool';
@@ -47,8 +47,6 @@ const ROW_COST: Record<number, number> = { 1: 2.8, 2: 5.5, 3: 6, 4: 8, 5: 7.2, 6
 interface Job extends PoolJob {
   kind: 'init' | 'row';
   args: string[];
-  row?: number;
-  seed?: number;
 }
 
 await runCli(async () => {
@@ -84,38 +82,35 @@ await runCli(async () => {
   const command = (script: 'init' | 'ablation', args: string[]) => `npx nx run train:${script} ${args.join(' ')}`;
   // One init job per backbone (its stand-in's init stage and the text's, shared by all): the rows of
   // a backbone start as soon as its init stages are in the run cache, beside the other backbone's.
-  const byArch = new Map<string, number[]>();
-  for (const row of rows) {
-    const arch = loadRowSpec({ row, scale }).spec.model.run.arch;
-    byArch.set(arch, [...(byArch.get(arch) ?? []), row]);
-  }
-  const inits = new Map<string, Job>();
-  let order = 0;
-  for (const [arch, its] of byArch) {
-    const args = [...common, `--rows=${its.join(',')}`];
+  const groups = rowsByBackbone(rows, { scale });
+  const inits: Job[] = [];
+  const initOf = new Map<number, Job>();
+  for (const [arch, g] of groups) {
+    const args = [...common, `--rows=${g.rows.join(',')}`];
     // before any row: infinitely costly, and the backbone with the most row-runs first
-    inits.set(arch, { kind: 'init', label: `init stages of ${arch} (row${its.length > 1 ? 's' : ''} ${its.join(', ')})`, tag: `[init ${arch}] `, cost: Infinity, order: -its.length * 100 + order++, args, rerun: command('init', args) });
+    const init: Job = { kind: 'init', label: `init stages of ${arch} (row${g.rows.length > 1 ? 's' : ''} ${g.rows.join(', ')})`, tag: `[init ${arch}] `, cost: Infinity, order: -g.rows.length * 100 + inits.length, args, rerun: command('init', args) };
+    inits.push(init);
+    for (const row of g.rows) initOf.set(row, init);
   }
   const rowJobs: Job[] = seeds.flatMap((seed) =>
     rows.map((row) => {
       const args = [`--row=${row}`, `--seed=${seed}`, ...common];
-      const arch = [...byArch].find(([, r]) => r.includes(row))![0];
-      return { kind: 'row' as const, label: `row ${row}, seed ${seed}`, tag: `[r${row} s${seed}] `, cost: ROW_COST[row] ?? 1, order: seed * 10 + row, after: inits.get(arch)!, args, rerun: command('ablation', args), row, seed };
+      return { kind: 'row' as const, label: `row ${row}, seed ${seed}`, tag: `[r${row} s${seed}] `, cost: ROW_COST[row] ?? 1, order: seed * 10 + row, after: initOf.get(row)!, args, rerun: command('ablation', args) };
     }),
   );
-  const jobList = [...inits.values(), ...rowJobs];
+  const jobList = [...inits, ...rowJobs];
   const parallel = Math.min(jobsFor(flags.jobs, scale), rowJobs.length);
   const cli = (script: string) => path.join(WORKSPACE_ROOT, 'packages/train/src/cli', script);
   // This process's own Node flags (tsx's loader) start each job: no relaying launcher in between.
   const node = (script: string, args: string[]) => [...process.execArgv, cli(script), ...args];
-  console.log(`Table 6 at ${scale} scale: rows ${rows.join(', ')} × seeds ${seeds.join(', ')} = ${rowJobs.length} row-runs, ${parallel === 1 ? 'one after another' : `${parallel} at a time`}, after the init stages of ${[...byArch.keys()].join(' and ')}`);
+  console.log(`Table 6 at ${scale} scale: rows ${rows.join(', ')} × seeds ${seeds.join(', ')} = ${rowJobs.length} row-runs, ${parallel === 1 ? 'one after another' : `${parallel} at a time`}, after the init stages of ${[...groups.keys()].join(' and ')}`);
   if (flags['dry-run']) {
     for (const j of jobList) console.log(j.rerun);
     return 0;
   }
   const t0 = performance.now();
   // The generated world before two init jobs at once would both find it missing and write it.
-  const world = loadRowSpec({ row: rows[0]!, scale }).spec;
+  const world = groups.values().next().value!.resolved.spec;
   if (world.data.source === 'synthetic' && !existsSync(path.join(path.resolve(WORKSPACE_ROOT, world.data.root), 'manifest.json'))) await prepareData(world);
   const { finished, interrupted } = await runPool(
     jobList,
