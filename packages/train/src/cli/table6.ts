@@ -39,8 +39,8 @@ export function jobsFor(raw: string, scale: Scale, cores = os.availableParalleli
 
 /**
  * Expected wall time of a row-run beside another, in minutes (twelfth `small` sweep, 2026-12-05: rows
- * 1–6 took at most 2.5 / 5.1 / 5.8 / 6.5 / 5.9 / 7.2 min) and of the init stages of its backbone
- * (ResNet stand-in and text 2.3 min, ResNeXt 4.0): the pool starts the costliest ready job first.
+ * 1–6 took at most 2.5 / 5.1 / 5.8 / 6.5 / 5.9 / 7.2 min): the pool starts the costliest ready row
+ * first. The init jobs (ResNet stand-in and text 2.3 min, ResNeXt 4.0) cost Infinity: they start first.
  */
 const ROW_COST: Record<number, number> = { 1: 2.5, 2: 5.1, 3: 5.8, 4: 6.5, 5: 5.9, 6: 7.2 };
 
